@@ -1,0 +1,84 @@
+"""Array kinds at the boundary: NumPy, PyTorch and other DLPack arrays, and output allocation.
+
+Arrays cross into the C++ core as DLPack views (no copy). The output is allocated here by the
+library the input came from, in the input's memory format, so NumPy in gives NumPy out and a
+PyTorch tensor in gives a PyTorch tensor out.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+_FLOAT_NAMES = ("float16", "bfloat16", "float32", "float64")
+
+
+def _torch_module():
+    return sys.modules.get("torch")
+
+
+def is_torch_tensor(x) -> bool:
+    torch = _torch_module()
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+def check_array(x, name: str):
+    """Returns x as something the core accepts (numpy array, torch tensor, or DLPack-capable)."""
+    if isinstance(x, np.ndarray):
+        if x.dtype.name not in _FLOAT_NAMES:
+            raise TypeError(f"{name}: expected a float16, float32 or float64 array, got dtype {x.dtype}")
+        return x
+    if is_torch_tensor(x):
+        dtype_name = str(x.dtype).replace("torch.", "")
+        if dtype_name not in _FLOAT_NAMES:
+            raise TypeError(f"{name}: expected a floating-point tensor, got dtype {x.dtype}")
+        return x.detach()
+    if hasattr(x, "__dlpack__"):
+        return x
+    raise TypeError(f"{name}: expected a NumPy array, a PyTorch tensor or a DLPack array, got {type(x).__name__}")
+
+
+def shape_and_strides(x):
+    if isinstance(x, np.ndarray):
+        return tuple(x.shape), tuple(s // x.itemsize for s in x.strides)
+    if is_torch_tensor(x):
+        return tuple(x.shape), tuple(x.stride())
+    a = np.from_dlpack(x)
+    return tuple(a.shape), tuple(s // a.itemsize for s in a.strides)
+
+
+def is_channels_last(shape, strides) -> bool:
+    """True for a 4-D/5-D array whose memory order is N, *spatial, C (PyTorch's channels_last)."""
+    if len(shape) not in (4, 5) or shape[1] == 1:
+        return False
+    order = sorted(range(len(shape)), key=lambda d: -abs(strides[d]))
+    relevant = [d for d in order if shape[d] != 1]
+    expected = [d for d in [0, *range(2, len(shape)), 1] if shape[d] != 1]
+    return relevant == expected and relevant != sorted(relevant)
+
+
+def empty_like_layout(x, shape, channels_last: bool):
+    """An uninitialised array of `shape` of x's kind, dtype and device, in the requested layout."""
+    if isinstance(x, np.ndarray):
+        if channels_last:
+            nhwc = np.empty((shape[0], *shape[2:], shape[1]), dtype=x.dtype)
+            return nhwc.transpose(0, len(shape) - 1, *range(1, len(shape) - 1))
+        return np.empty(shape, dtype=x.dtype)
+    torch = _torch_module()
+    if is_torch_tensor(x):
+        memory_format = torch.contiguous_format
+        if channels_last:
+            memory_format = torch.channels_last if len(shape) == 4 else torch.channels_last_3d
+        return torch.empty(shape, dtype=x.dtype, device=x.device, memory_format=memory_format)
+    return empty_like_layout(np.from_dlpack(x), shape, channels_last)
+
+
+def to_kind_of(x, result):
+    """Returns a NumPy `result` as the array kind of x (for DLPack inputs other than NumPy/torch)."""
+    if isinstance(x, np.ndarray) or is_torch_tensor(x):
+        return result
+    namespace = getattr(x, "__array_namespace__", None)
+    if namespace is not None:
+        return namespace().from_dlpack(result)
+    return result

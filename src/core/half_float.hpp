@@ -1,0 +1,90 @@
+// half_float.hpp — IEEE float16 and bfloat16 storage types with round-to-nearest-even conversions.
+// 16-bit data is computed in float32 and rounded once, when the result is stored.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+namespace tessera {
+
+struct Float16 {
+  std::uint16_t bits;
+};
+struct BFloat16 {
+  std::uint16_t bits;
+};
+
+inline std::uint32_t float_bits(float f) {
+  std::uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+}
+inline float bits_float(std::uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+inline float to_float(BFloat16 h) { return bits_float(static_cast<std::uint32_t>(h.bits) << 16); }
+
+inline BFloat16 to_bfloat16(float f) {
+  const std::uint32_t u = float_bits(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return BFloat16{static_cast<std::uint16_t>((u >> 16) | 0x0040u)};  // quiet NaN
+  const std::uint32_t rounding = 0x7fffu + ((u >> 16) & 1u);
+  return BFloat16{static_cast<std::uint16_t>((u + rounding) >> 16)};
+}
+
+inline float to_float(Float16 h) {
+  const std::uint32_t sign = static_cast<std::uint32_t>(h.bits & 0x8000u) << 16;
+  const std::uint32_t exponent = (h.bits >> 10) & 0x1fu;
+  const std::uint32_t mantissa = h.bits & 0x3ffu;
+  if (exponent == 0) {  // zero or subnormal: mantissa * 2^-24
+    const float magnitude = static_cast<float>(mantissa) * 5.9604644775390625e-08f;
+    return sign ? -magnitude : magnitude;
+  }
+  if (exponent == 31) return bits_float(sign | 0x7f800000u | (mantissa << 13));
+  return bits_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
+}
+
+inline Float16 to_float16(float f) {
+  std::uint32_t u = float_bits(f);
+  const std::uint32_t sign = u & 0x80000000u;
+  u ^= sign;
+  std::uint16_t out;
+  if (u >= (143u << 23)) {  // at or above 2^16: overflow to infinity, or NaN
+    out = (u > 0x7f800000u) ? 0x7e00u : 0x7c00u;
+  } else if (u < (113u << 23)) {  // below 2^-14: float16 subnormal or zero
+    // Adding 0.5 shifts the value's bits so that the float adder rounds it to a float16 subnormal.
+    const std::uint32_t magic = 126u << 23;
+    out = static_cast<std::uint16_t>(float_bits(bits_float(u) + bits_float(magic)) - magic);
+  } else {
+    const std::uint32_t mantissa_odd = (u >> 13) & 1u;
+    u += (static_cast<std::uint32_t>(15 - 127) << 23) + 0xfffu + mantissa_odd;
+    out = static_cast<std::uint16_t>(u >> 13);
+  }
+  return Float16{static_cast<std::uint16_t>(out | (sign >> 16))};
+}
+
+// Loading any storage type into the compute type T and storing back.
+template <typename T>
+inline T load_as(float v) { return static_cast<T>(v); }
+template <typename T>
+inline T load_as(double v) { return static_cast<T>(v); }
+template <typename T>
+inline T load_as(Float16 v) { return static_cast<T>(to_float(v)); }
+template <typename T>
+inline T load_as(BFloat16 v) { return static_cast<T>(to_float(v)); }
+
+template <typename S, typename T>
+inline S store_as(T v) {
+  if constexpr (std::is_same_v<S, Float16>) {
+    return to_float16(static_cast<float>(v));
+  } else if constexpr (std::is_same_v<S, BFloat16>) {
+    return to_bfloat16(static_cast<float>(v));
+  } else {
+    return static_cast<S>(v);
+  }
+}
+
+}  // namespace tessera

@@ -1,0 +1,157 @@
+// axis_pass.cpp — the strided single-axis gather, in two loop orders that compute identical bits:
+// "along" when the resampled axis is the innermost of the output (each line gathers its own taps) and
+// "across" otherwise (whole rows of the innermost dim accumulate tap by tap).
+#include "cpu/axis_pass.hpp"
+
+#include <cstdlib>
+#include <stdexcept>
+#include <vector>
+
+#include "core/half_float.hpp"
+#include "cpu/thread_pool.hpp"
+
+namespace tessera::cpu {
+namespace {
+
+// Offsets of a flat index over a subset of dims (last listed dim fastest).
+struct DimWalker {
+  int count = 0;
+  std::array<int, kMaxDims> dims{};
+  std::array<std::int64_t, kMaxDims> sizes{};
+
+  std::int64_t total() const {
+    std::int64_t n = 1;
+    for (int i = 0; i < count; ++i) n *= sizes[i];
+    return n;
+  }
+  void offsets(std::int64_t flat, const StridedArray& src, const StridedArray& dst, std::int64_t& src_offset,
+               std::int64_t& dst_offset) const {
+    src_offset = 0;
+    dst_offset = 0;
+    for (int i = count - 1; i >= 0; --i) {
+      const std::int64_t index = flat % sizes[i];
+      flat /= sizes[i];
+      src_offset += index * src.strides[dims[i]];
+      dst_offset += index * dst.strides[dims[i]];
+    }
+  }
+};
+
+template <typename Src, typename Dst, typename T>
+void gather_along(const StridedArray& src, const StridedArray& dst, int axis, const plan::TapTable<T>& table,
+                  const DimWalker& lines) {
+  const Src* in = static_cast<const Src*>(src.data);
+  Dst* out = static_cast<Dst*>(dst.data);
+  const std::int64_t in_step = src.strides[axis];
+  const std::int64_t out_step = dst.strides[axis];
+  const std::int64_t out_len = table.out_len;
+  parallel_for(lines.total(), out_len * table.max_taps(), [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t line = begin; line < end; ++line) {
+      std::int64_t src_offset, dst_offset;
+      lines.offsets(line, src, dst, src_offset, dst_offset);
+      const Src* line_in = in + src_offset;
+      Dst* line_out = out + dst_offset;
+      for (std::int64_t j = 0; j < out_len; ++j) {
+        const std::int64_t n = table.taps(j);
+        const T* w = table.row(j);
+        const Src* x = line_in + table.first[j] * in_step;
+        T acc = n > 0 ? load_as<T>(x[0]) * w[0] : T(0);
+        for (std::int64_t k = 1; k < n; ++k) acc = acc + load_as<T>(x[k * in_step]) * w[k];
+        line_out[j * out_step] = store_as<Dst>(acc);
+      }
+    }
+  });
+}
+
+template <typename Src, typename Dst, typename T>
+void gather_across(const StridedArray& src, const StridedArray& dst, int axis, const plan::TapTable<T>& table,
+                   const DimWalker& outer, int inner) {
+  const Src* in = static_cast<const Src*>(src.data);
+  Dst* out = static_cast<Dst*>(dst.data);
+  const std::int64_t in_step = src.strides[axis];
+  const std::int64_t out_step = dst.strides[axis];
+  const std::int64_t out_len = table.out_len;
+  const std::int64_t row_len = dst.shape[inner];
+  const std::int64_t in_inner = src.strides[inner];
+  const std::int64_t out_inner = dst.strides[inner];
+  const std::int64_t items = outer.total() * out_len;
+  parallel_for(items, row_len * table.max_taps(), [&](std::int64_t begin, std::int64_t end) {
+    std::vector<T> acc(static_cast<std::size_t>(row_len));
+    for (std::int64_t item = begin; item < end; ++item) {
+      const std::int64_t j = item % out_len;
+      std::int64_t src_offset, dst_offset;
+      outer.offsets(item / out_len, src, dst, src_offset, dst_offset);
+      const std::int64_t n = table.taps(j);
+      const T* w = table.row(j);
+      const Src* x = in + src_offset + table.first[j] * in_step;
+      if (n == 0) {
+        for (std::int64_t i = 0; i < row_len; ++i) acc[i] = T(0);
+      } else {
+        for (std::int64_t i = 0; i < row_len; ++i) acc[i] = load_as<T>(x[i * in_inner]) * w[0];
+        for (std::int64_t k = 1; k < n; ++k) {
+          const Src* xk = x + k * in_step;
+          const T wk = w[k];
+          for (std::int64_t i = 0; i < row_len; ++i) acc[i] = acc[i] + load_as<T>(xk[i * in_inner]) * wk;
+        }
+      }
+      Dst* y = out + dst_offset + j * out_step;
+      for (std::int64_t i = 0; i < row_len; ++i) y[i * out_inner] = store_as<Dst>(acc[i]);
+    }
+  });
+}
+
+template <typename Src, typename Dst, typename T>
+void run_typed(const StridedArray& src, const StridedArray& dst, int axis, const plan::TapTable<T>& table) {
+  // The innermost other dim of the output (smallest stride among dims longer than 1).
+  int inner = -1;
+  for (int d = 0; d < dst.ndim; ++d) {
+    if (d == axis || dst.shape[d] <= 1) continue;
+    if (inner < 0 || std::llabs(dst.strides[d]) < std::llabs(dst.strides[inner])) inner = d;
+  }
+  DimWalker walker;
+  const bool along = inner < 0 || std::llabs(dst.strides[axis]) < std::llabs(dst.strides[inner]);
+  for (int d = 0; d < dst.ndim; ++d) {
+    if (d == axis || (!along && d == inner)) continue;
+    walker.dims[walker.count] = d;
+    walker.sizes[walker.count] = dst.shape[d];
+    ++walker.count;
+  }
+  if (along) {
+    gather_along<Src, Dst, T>(src, dst, axis, table, walker);
+  } else {
+    gather_across<Src, Dst, T>(src, dst, axis, table, walker, inner);
+  }
+}
+
+template <typename T, typename Src>
+void dispatch_dst(const StridedArray& src, const StridedArray& dst, int axis, const plan::TapTable<T>& table) {
+  switch (dst.dtype) {
+    case DType::float16: return run_typed<Src, Float16, T>(src, dst, axis, table);
+    case DType::bfloat16: return run_typed<Src, BFloat16, T>(src, dst, axis, table);
+    case DType::float32: return run_typed<Src, float, T>(src, dst, axis, table);
+    case DType::float64: return run_typed<Src, double, T>(src, dst, axis, table);
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const plan::TapTable<T>& table) {
+  if (src.shape[axis] != table.in_len || dst.shape[axis] != table.out_len) {
+    throw std::logic_error("axis pass: array and tap table lengths differ");
+  }
+  for (int d = 0; d < dst.ndim; ++d) {
+    if (dst.shape[d] == 0) return;
+  }
+  switch (src.dtype) {
+    case DType::float16: return dispatch_dst<T, Float16>(src, dst, axis, table);
+    case DType::bfloat16: return dispatch_dst<T, BFloat16>(src, dst, axis, table);
+    case DType::float32: return dispatch_dst<T, float>(src, dst, axis, table);
+    case DType::float64: return dispatch_dst<T, double>(src, dst, axis, table);
+  }
+}
+
+template void run_axis_pass<float>(const StridedArray&, const StridedArray&, int, const plan::TapTable<float>&);
+template void run_axis_pass<double>(const StridedArray&, const StridedArray&, int, const plan::TapTable<double>&);
+
+}  // namespace tessera::cpu

@@ -1,0 +1,31 @@
+// axis_pass.hpp — applies one axis's tap table to a strided array: the only CPU resampling kernel.
+//
+// Each output element is  acc = x[first] * w[0];  acc = acc + x[first + k] * w[k]  for k = 1.. in this
+// order, in the compute type T, whatever the layout, blocking or thread. Forward and backward both use it
+// (backward with transposed tables), and so does every mode.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "plan/tap_table.hpp"
+#include "tessera/tensor_view.hpp"
+
+namespace tessera::cpu {
+
+constexpr int kMaxDims = 5;
+
+struct StridedArray {
+  void* data = nullptr;
+  DType dtype = DType::float32;
+  int ndim = 0;
+  std::array<std::int64_t, kMaxDims> shape{};
+  std::array<std::int64_t, kMaxDims> strides{};  // in elements
+};
+
+// dst = table applied along `axis` of src. src and dst agree on every dim but `axis`, where
+// src.shape[axis] == table.in_len and dst.shape[axis] == table.out_len. dst must not overlap src.
+template <typename T>
+void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const plan::TapTable<T>& table);
+
+}  // namespace tessera::cpu

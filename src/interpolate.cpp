@@ -1,0 +1,104 @@
+// interpolate.cpp — the public interpolate API: validate views, build the plan, run it on a backend.
+#include "tessera/interpolate.hpp"
+
+#include <sstream>
+#include <string>
+
+#include "cpu/execute_plan.hpp"
+#include "cpu/thread_pool.hpp"
+#include "plan/resample_plan.hpp"
+#include "plan/resize_spec.hpp"
+#include "tessera/error.hpp"
+
+namespace tessera {
+namespace {
+
+struct ModeName {
+  Mode mode;
+  const char* name;
+};
+constexpr ModeName kModeNames[] = {
+    {Mode::nearest, "nearest"}, {Mode::nearest_exact, "nearest-exact"}, {Mode::linear, "linear"},
+    {Mode::bilinear, "bilinear"}, {Mode::trilinear, "trilinear"},        {Mode::bicubic, "bicubic"},
+    {Mode::cubic, "cubic"},      {Mode::area, "area"},                   {Mode::lanczos, "lanczos"},
+};
+
+std::string shape_string(const std::vector<std::int64_t>& shape) {
+  std::ostringstream s;
+  s << "(";
+  for (std::size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
+  s << ")";
+  return s.str();
+}
+
+void check_view(const TensorView& view, const char* name) {
+  if (view.shape.size() != view.strides.size()) fail(name, "shape and strides differ in length");
+  if (view.data == nullptr && view.numel() != 0) fail(name, "has no data");
+  if (view.device != Device::cpu) fail(name, "lives on a CUDA device, but this build has no CUDA backend");
+}
+
+template <typename T>
+void run(const plan::ResamplePlan<T>& plan, const TensorView& from, const TensorView& to) {
+  cpu::execute_plan<T>(plan, from, to);
+}
+
+// Shared by forward and backward: `from` has shape plan.in_shape, `to` has plan.out_shape.
+void resample(const plan::ResizeSpec& spec, bool backward, const TensorView& from, const TensorView& to) {
+  if (from.dtype == DType::float64) {
+    run<double>(backward ? plan::make_backward_plan<double>(spec) : plan::make_forward_plan<double>(spec), from, to);
+  } else {
+    run<float>(backward ? plan::make_backward_plan<float>(spec) : plan::make_forward_plan<float>(spec), from, to);
+  }
+}
+
+}  // namespace
+
+Mode parse_mode(std::string_view name) {
+  for (const auto& m : kModeNames) {
+    if (name == m.name) return m.mode;
+  }
+  fail("mode", "unknown mode '" + std::string(name) +
+                   "'; expected one of nearest, nearest-exact, linear, bilinear, trilinear, bicubic, cubic, "
+                   "area, lanczos");
+}
+
+const char* mode_name(Mode mode) {
+  for (const auto& m : kModeNames) {
+    if (m.mode == mode) return m.name;
+  }
+  return "unknown";
+}
+
+std::vector<std::int64_t> interpolate_output_shape(const std::vector<std::int64_t>& input_shape,
+                                                   const InterpolateOptions& options) {
+  return plan::resolve_resize(input_shape, options).output_shape();
+}
+
+void interpolate(const TensorView& input, const TensorView& output, const InterpolateOptions& options) {
+  check_view(input, "input");
+  check_view(output, "output");
+  const plan::ResizeSpec spec = plan::resolve_resize(input.shape, options, "input");
+  if (output.shape != spec.output_shape()) {
+    fail("output", "expected shape " + shape_string(spec.output_shape()) + ", got " + shape_string(output.shape));
+  }
+  if (output.dtype != input.dtype) fail("output", "must have the input's dtype");
+  resample(spec, false, input, output);
+}
+
+void interpolate_backward(const TensorView& grad_output, const TensorView& grad_input,
+                          const InterpolateOptions& options) {
+  check_view(grad_output, "grad_output");
+  check_view(grad_input, "grad_input");
+  const plan::ResizeSpec spec = plan::resolve_resize(grad_input.shape, options, "input_size");
+  if (grad_output.shape != spec.output_shape()) {
+    fail("grad_output", "expected shape " + shape_string(spec.output_shape()) + " (the forward output for input_size " +
+                            shape_string(grad_input.shape) + "), got " + shape_string(grad_output.shape));
+  }
+  if (grad_output.dtype != grad_input.dtype) fail("grad_input", "must have grad_output's dtype");
+  resample(spec, true, grad_output, grad_input);
+}
+
+void set_num_threads(int num_threads) { cpu::set_num_threads(num_threads); }
+int get_num_threads() { return cpu::get_num_threads(); }
+
+}  // namespace tessera

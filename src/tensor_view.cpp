@@ -1,0 +1,41 @@
+// tensor_view.cpp — small helpers of the public tensor view.
+#include "tessera/tensor_view.hpp"
+
+namespace tessera {
+
+const char* dtype_name(DType dtype) {
+  switch (dtype) {
+    case DType::float16: return "float16";
+    case DType::bfloat16: return "bfloat16";
+    case DType::float32: return "float32";
+    case DType::float64: return "float64";
+  }
+  return "unknown";
+}
+
+std::int64_t TensorView::numel() const {
+  std::int64_t n = 1;
+  for (std::int64_t d : shape) n *= d;
+  return n;
+}
+
+std::vector<std::int64_t> contiguous_strides(const std::vector<std::int64_t>& shape) {
+  std::vector<std::int64_t> strides(shape.size());
+  std::int64_t s = 1;
+  for (std::size_t i = shape.size(); i-- > 0;) {
+    strides[i] = s;
+    s *= shape[i];
+  }
+  return strides;
+}
+
+TensorView make_contiguous_view(void* data, DType dtype, std::vector<std::int64_t> shape) {
+  TensorView v;
+  v.data = data;
+  v.dtype = dtype;
+  v.strides = contiguous_strides(shape);
+  v.shape = std::move(shape);
+  return v;
+}
+
+}  // namespace tessera
