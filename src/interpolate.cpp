@@ -10,6 +10,10 @@
 #include "plan/resize_spec.hpp"
 #include "tessera/error.hpp"
 
+#ifdef TESSERA_WITH_CUDA
+#include "cuda/backend.hpp"
+#endif
+
 namespace tessera {
 namespace {
 
@@ -34,20 +38,31 @@ std::string shape_string(const std::vector<std::int64_t>& shape) {
 void check_view(const TensorView& view, const char* name) {
   if (view.shape.size() != view.strides.size()) fail(name, "shape and strides differ in length");
   if (view.data == nullptr && view.numel() != 0) fail(name, "has no data");
-  if (view.device != Device::cpu) fail(name, "lives on a CUDA device, but this build has no CUDA backend");
+  if (view.device == Device::cuda && !built_with_cuda()) {
+    fail(name, "lives on a CUDA device, but this build of tessera has no CUDA backend");
+  }
 }
 
 template <typename T>
-void run(const plan::ResamplePlan<T>& plan, const TensorView& from, const TensorView& to) {
+void run(const plan::ResamplePlan<T>& plan, const TensorView& from, const TensorView& to, void* cuda_stream) {
+  if (from.device != to.device) fail("output", "must be on the same device as the input");
+#ifdef TESSERA_WITH_CUDA
+  if (from.device == Device::cuda) return cuda::execute_plan<T>(plan, from, to, cuda_stream);
+#endif
+  (void)cuda_stream;
   cpu::execute_plan<T>(plan, from, to);
 }
 
-// Shared by forward and backward: `from` has shape plan.in_shape, `to` has plan.out_shape.
-void resample(const plan::ResizeSpec& spec, bool backward, const TensorView& from, const TensorView& to) {
+// Shared by forward and backward: `from` has shape plan.in_shape, `to` has plan.out_shape. Tables are
+// computed in PyTorch's arithmetic type for the dtype: double for float64, float otherwise.
+void resample(const plan::ResizeSpec& spec, bool backward, const TensorView& from, const TensorView& to,
+              void* cuda_stream) {
   if (from.dtype == DType::float64) {
-    run<double>(backward ? plan::make_backward_plan<double>(spec) : plan::make_forward_plan<double>(spec), from, to);
+    run<double>(backward ? plan::make_backward_plan<double>(spec) : plan::make_forward_plan<double>(spec), from, to,
+                cuda_stream);
   } else {
-    run<float>(backward ? plan::make_backward_plan<float>(spec) : plan::make_forward_plan<float>(spec), from, to);
+    run<float>(backward ? plan::make_backward_plan<float>(spec) : plan::make_forward_plan<float>(spec), from, to,
+               cuda_stream);
   }
 }
 
@@ -74,7 +89,8 @@ std::vector<std::int64_t> interpolate_output_shape(const std::vector<std::int64_
   return plan::resolve_resize(input_shape, options).output_shape();
 }
 
-void interpolate(const TensorView& input, const TensorView& output, const InterpolateOptions& options) {
+void interpolate(const TensorView& input, const TensorView& output, const InterpolateOptions& options,
+                 void* cuda_stream) {
   check_view(input, "input");
   check_view(output, "output");
   const plan::ResizeSpec spec = plan::resolve_resize(input.shape, options, "input");
@@ -82,11 +98,11 @@ void interpolate(const TensorView& input, const TensorView& output, const Interp
     fail("output", "expected shape " + shape_string(spec.output_shape()) + ", got " + shape_string(output.shape));
   }
   if (output.dtype != input.dtype) fail("output", "must have the input's dtype");
-  resample(spec, false, input, output);
+  resample(spec, false, input, output, cuda_stream);
 }
 
 void interpolate_backward(const TensorView& grad_output, const TensorView& grad_input,
-                          const InterpolateOptions& options) {
+                          const InterpolateOptions& options, void* cuda_stream) {
   check_view(grad_output, "grad_output");
   check_view(grad_input, "grad_input");
   const plan::ResizeSpec spec = plan::resolve_resize(grad_input.shape, options, "input_size");
@@ -95,7 +111,23 @@ void interpolate_backward(const TensorView& grad_output, const TensorView& grad_
                             shape_string(grad_input.shape) + "), got " + shape_string(grad_output.shape));
   }
   if (grad_output.dtype != grad_input.dtype) fail("grad_input", "must have grad_output's dtype");
-  resample(spec, true, grad_output, grad_input);
+  resample(spec, true, grad_output, grad_input, cuda_stream);
+}
+
+bool built_with_cuda() {
+#ifdef TESSERA_WITH_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
+int cuda_device_count() {
+#ifdef TESSERA_WITH_CUDA
+  return cuda::device_count();
+#else
+  return 0;
+#endif
 }
 
 void set_num_threads(int num_threads) { cpu::set_num_threads(num_threads); }

@@ -50,13 +50,21 @@ struct InterpolateOptions {
 std::vector<std::int64_t> interpolate_output_shape(const std::vector<std::int64_t>& input_shape,
                                                    const InterpolateOptions& options);
 
-// out = interpolate(in). `out` must have interpolate_output_shape(in.shape) and in's dtype.
-void interpolate(const TensorView& input, const TensorView& output, const InterpolateOptions& options);
+// out = interpolate(in). `out` must have interpolate_output_shape(in.shape) and in's dtype, and must not
+// overlap `in`. Views on a CUDA device run there (builds with the CUDA backend), enqueued on
+// `cuda_stream` (a cudaStream_t; nullptr = the default stream) without synchronizing; CPU and CUDA
+// produce the same bits.
+void interpolate(const TensorView& input, const TensorView& output, const InterpolateOptions& options,
+                 void* cuda_stream = nullptr);
 
 // grad_input = d<interpolate(x), grad_output>/dx, computed as a gather (no scatter, no atomics).
 // grad_input.shape is the forward input shape.
 void interpolate_backward(const TensorView& grad_output, const TensorView& grad_input,
-                          const InterpolateOptions& options);
+                          const InterpolateOptions& options, void* cuda_stream = nullptr);
+
+// True when this build has the CUDA backend; cuda_device_count() is 0 without a driver or device.
+bool built_with_cuda();
+int cuda_device_count();
 
 // Threads used by CPU kernels (default: hardware concurrency). Results never depend on it.
 void set_num_threads(int num_threads);

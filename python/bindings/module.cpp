@@ -7,6 +7,7 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <cstdint>
 #include <new>
 #include <optional>
 #include <string>
@@ -102,32 +103,34 @@ NB_MODULE(_core, m) {
       "interpolate",
       [](nb::ndarray<nb::ro> input, nb::ndarray<> output, std::optional<std::vector<std::int64_t>> size,
          std::optional<std::vector<double>> scale_factor, const std::string& mode, std::optional<bool> align_corners,
-         std::optional<bool> recompute, bool antialias) {
+         std::optional<bool> recompute, bool antialias, std::uintptr_t stream) {
         const auto options = make_options(size, scale_factor, mode, align_corners, recompute, antialias);
         const TensorView in = to_view(input, "input");
         const TensorView out = to_view(output, "output");
         nb::gil_scoped_release release;
-        tessera::interpolate(in, out, options);
+        tessera::interpolate(in, out, options, reinterpret_cast<void*>(stream));
       },
       nb::arg("input"), nb::arg("output"), nb::arg("size").none(), nb::arg("scale_factor").none(), nb::arg("mode"),
-      nb::arg("align_corners").none(), nb::arg("recompute_scale_factor").none(), nb::arg("antialias"));
+      nb::arg("align_corners").none(), nb::arg("recompute_scale_factor").none(), nb::arg("antialias"),
+      nb::arg("stream") = 0);
 
   m.def(
       "interpolate_backward",
       [](nb::ndarray<nb::ro> grad_output, nb::ndarray<> grad_input, std::optional<std::vector<std::int64_t>> size,
          std::optional<std::vector<double>> scale_factor, const std::string& mode, std::optional<bool> align_corners,
-         std::optional<bool> recompute, bool antialias) {
+         std::optional<bool> recompute, bool antialias, std::uintptr_t stream) {
         const auto options = make_options(size, scale_factor, mode, align_corners, recompute, antialias);
         const TensorView g = to_view(grad_output, "grad_output");
         const TensorView gi = to_view(grad_input, "grad_input");
         nb::gil_scoped_release release;
-        tessera::interpolate_backward(g, gi, options);
+        tessera::interpolate_backward(g, gi, options, reinterpret_cast<void*>(stream));
       },
       nb::arg("grad_output"), nb::arg("grad_input"), nb::arg("size").none(), nb::arg("scale_factor").none(),
       nb::arg("mode"), nb::arg("align_corners").none(), nb::arg("recompute_scale_factor").none(),
-      nb::arg("antialias"));
+      nb::arg("antialias"), nb::arg("stream") = 0);
 
   m.def("set_num_threads", &tessera::set_num_threads, nb::arg("num_threads"));
   m.def("get_num_threads", &tessera::get_num_threads);
-  m.attr("built_with_cuda") = false;
+  m.attr("built_with_cuda") = tessera::built_with_cuda();
+  m.def("cuda_device_count", &tessera::cuda_device_count);
 }

@@ -74,6 +74,13 @@ def empty_like_layout(x, shape, channels_last: bool):
     return empty_like_layout(np.from_dlpack(x), shape, channels_last)
 
 
+def cuda_stream(x) -> int:
+    """The CUDA stream handle to run on for x: PyTorch's current stream for CUDA tensors, else 0."""
+    if is_torch_tensor(x) and x.device.type == "cuda":
+        return _torch_module().cuda.current_stream(x.device).cuda_stream
+    return 0
+
+
 def to_kind_of(x, result):
     """Returns a NumPy `result` as the array kind of x (for DLPack inputs other than NumPy/torch)."""
     if isinstance(x, np.ndarray) or is_torch_tensor(x):

@@ -90,7 +90,7 @@ def interpolate(
     opts = _normalize(len(shape), size, scale_factor, mode, align_corners, recompute_scale_factor, antialias)
     out_shape = tuple(_core.output_shape(list(shape), *opts, input_name="x"))
     out = _allocate(x, out_shape, _arrays.is_channels_last(shape, strides))
-    _core.interpolate(x, out, *opts)
+    _core.interpolate(x, out, *opts, stream=_arrays.cuda_stream(x))
     return _arrays.to_kind_of(x, out)
 
 
@@ -123,7 +123,7 @@ def interpolate_backward(
             f"grad_output: expected shape {expected} (the forward output for input_size {input_size}), got {tuple(shape)}"
         )
     grad_input = _allocate(grad_output, input_size, _arrays.is_channels_last(shape, strides))
-    _core.interpolate_backward(grad_output, grad_input, *opts)
+    _core.interpolate_backward(grad_output, grad_input, *opts, stream=_arrays.cuda_stream(grad_output))
     return _arrays.to_kind_of(grad_output, grad_input)
 
 

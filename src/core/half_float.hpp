@@ -6,6 +6,13 @@
 #include <cstring>
 #include <type_traits>
 
+// Usable from host and CUDA device code alike, so both backends round 16-bit results identically.
+#if defined(__CUDACC__)
+#define TESSERA_HOST_DEVICE __host__ __device__
+#else
+#define TESSERA_HOST_DEVICE
+#endif
+
 namespace tessera {
 
 struct Float16 {
@@ -15,27 +22,27 @@ struct BFloat16 {
   std::uint16_t bits;
 };
 
-inline std::uint32_t float_bits(float f) {
+TESSERA_HOST_DEVICE inline std::uint32_t float_bits(float f) {
   std::uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
+  memcpy(&u, &f, sizeof u);
   return u;
 }
-inline float bits_float(std::uint32_t u) {
+TESSERA_HOST_DEVICE inline float bits_float(std::uint32_t u) {
   float f;
-  std::memcpy(&f, &u, sizeof f);
+  memcpy(&f, &u, sizeof f);
   return f;
 }
 
-inline float to_float(BFloat16 h) { return bits_float(static_cast<std::uint32_t>(h.bits) << 16); }
+TESSERA_HOST_DEVICE inline float to_float(BFloat16 h) { return bits_float(static_cast<std::uint32_t>(h.bits) << 16); }
 
-inline BFloat16 to_bfloat16(float f) {
+TESSERA_HOST_DEVICE inline BFloat16 to_bfloat16(float f) {
   const std::uint32_t u = float_bits(f);
   if ((u & 0x7fffffffu) > 0x7f800000u) return BFloat16{static_cast<std::uint16_t>((u >> 16) | 0x0040u)};  // quiet NaN
   const std::uint32_t rounding = 0x7fffu + ((u >> 16) & 1u);
   return BFloat16{static_cast<std::uint16_t>((u + rounding) >> 16)};
 }
 
-inline float to_float(Float16 h) {
+TESSERA_HOST_DEVICE inline float to_float(Float16 h) {
   const std::uint32_t sign = static_cast<std::uint32_t>(h.bits & 0x8000u) << 16;
   const std::uint32_t exponent = (h.bits >> 10) & 0x1fu;
   const std::uint32_t mantissa = h.bits & 0x3ffu;
@@ -47,7 +54,7 @@ inline float to_float(Float16 h) {
   return bits_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
 }
 
-inline Float16 to_float16(float f) {
+TESSERA_HOST_DEVICE inline Float16 to_float16(float f) {
   std::uint32_t u = float_bits(f);
   const std::uint32_t sign = u & 0x80000000u;
   u ^= sign;
@@ -68,16 +75,16 @@ inline Float16 to_float16(float f) {
 
 // Loading any storage type into the compute type T and storing back.
 template <typename T>
-inline T load_as(float v) { return static_cast<T>(v); }
+TESSERA_HOST_DEVICE inline T load_as(float v) { return static_cast<T>(v); }
 template <typename T>
-inline T load_as(double v) { return static_cast<T>(v); }
+TESSERA_HOST_DEVICE inline T load_as(double v) { return static_cast<T>(v); }
 template <typename T>
-inline T load_as(Float16 v) { return static_cast<T>(to_float(v)); }
+TESSERA_HOST_DEVICE inline T load_as(Float16 v) { return static_cast<T>(to_float(v)); }
 template <typename T>
-inline T load_as(BFloat16 v) { return static_cast<T>(to_float(v)); }
+TESSERA_HOST_DEVICE inline T load_as(BFloat16 v) { return static_cast<T>(to_float(v)); }
 
 template <typename S, typename T>
-inline S store_as(T v) {
+TESSERA_HOST_DEVICE inline S store_as(T v) {
   if constexpr (std::is_same_v<S, Float16>) {
     return to_float16(static_cast<float>(v));
   } else if constexpr (std::is_same_v<S, BFloat16>) {

@@ -1,0 +1,213 @@
+// axis_pass.cu — CUDA kernels for one axis pass.
+//
+// Fast path: when the output's dims, taken in its memory order, split into [outer | axis | inner] blocks
+// that are each dense in both arrays (always true for our buffers and for contiguous or channels-last
+// user arrays), a thread's flat index decodes with two divisions. Otherwise a general kernel decodes
+// every dim. Both compute each element exactly as the CPU does.
+#include <algorithm>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+
+#include "core/half_float.hpp"
+#include "cuda/axis_pass.cuh"
+
+namespace tessera::cuda {
+namespace {
+
+__device__ inline float mul_rn(float a, float b) { return __fmul_rn(a, b); }
+__device__ inline double mul_rn(double a, double b) { return __dmul_rn(a, b); }
+__device__ inline float add_rn(float a, float b) { return __fadd_rn(a, b); }
+__device__ inline double add_rn(double a, double b) { return __dadd_rn(a, b); }
+
+template <typename T>
+__device__ inline T load(float v) { return static_cast<T>(v); }
+template <typename T>
+__device__ inline T load(double v) { return static_cast<T>(v); }
+template <typename T>
+__device__ inline T load(Float16 v) { return static_cast<T>(to_float(v)); }
+template <typename T>
+__device__ inline T load(BFloat16 v) { return static_cast<T>(to_float(v)); }
+
+template <typename Src, typename T>
+__device__ inline T gather(const Src* x, std::int64_t step, const T* w, std::int64_t n) {
+  if (n == 0) return T(0);
+  T acc = mul_rn(load<T>(x[0]), w[0]);
+  for (std::int64_t k = 1; k < n; ++k) acc = add_rn(acc, mul_rn(load<T>(x[k * step]), w[k]));
+  return acc;
+}
+
+// Output flat index t = (o * axis_len + j) * inner + i.
+struct BlockGeometry {
+  std::int64_t outer, axis_len, inner;
+  std::int64_t src_outer, src_axis, src_inner;
+  std::int64_t dst_outer, dst_axis, dst_inner;
+};
+
+template <typename Src, typename Dst, typename T, typename Index>
+__global__ void axis_pass_blocked(const Src* __restrict__ src, Dst* __restrict__ dst, BlockGeometry g,
+                                  DeviceTaps<T> taps, Index total) {
+  const Index inner = static_cast<Index>(g.inner);
+  const Index axis_len = static_cast<Index>(g.axis_len);
+  for (Index t = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; t < total;
+       t += static_cast<Index>(gridDim.x) * blockDim.x) {
+    const Index i = t % inner;
+    const Index r = t / inner;
+    const Index j = r % axis_len;
+    const Index o = r / axis_len;
+    const std::int64_t begin = taps.offset[j];
+    const std::int64_t n = taps.offset[j + 1] - begin;
+    const Src* x = src + static_cast<std::int64_t>(o) * g.src_outer + taps.first[j] * g.src_axis +
+                   static_cast<std::int64_t>(i) * g.src_inner;
+    const T acc = gather<Src, T>(x, g.src_axis, taps.weights + begin, n);
+    dst[static_cast<std::int64_t>(o) * g.dst_outer + static_cast<std::int64_t>(j) * g.dst_axis +
+        static_cast<std::int64_t>(i) * g.dst_inner] = store_as<Dst>(acc);
+  }
+}
+
+struct GeneralGeometry {
+  int ndim, axis;
+  std::int64_t shape[kMaxDims];  // output shape, dims listed innermost first
+  int dims[kMaxDims];            // the dim each entry refers to
+  std::int64_t src_strides[kMaxDims];
+  std::int64_t dst_strides[kMaxDims];
+};
+
+template <typename Src, typename Dst, typename T>
+__global__ void axis_pass_general(const Src* __restrict__ src, Dst* __restrict__ dst, GeneralGeometry g,
+                                  DeviceTaps<T> taps, std::int64_t total) {
+  for (std::int64_t t = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < total;
+       t += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    std::int64_t rest = t, src_offset = 0, dst_offset = 0, j = 0;
+    for (int e = 0; e < g.ndim; ++e) {
+      const std::int64_t index = rest % g.shape[e];
+      rest /= g.shape[e];
+      dst_offset += index * g.dst_strides[g.dims[e]];
+      if (g.dims[e] == g.axis) {
+        j = index;
+      } else {
+        src_offset += index * g.src_strides[g.dims[e]];
+      }
+    }
+    const std::int64_t begin = taps.offset[j];
+    const std::int64_t n = taps.offset[j + 1] - begin;
+    const Src* x = src + src_offset + taps.first[j] * g.src_strides[g.axis];
+    dst[dst_offset] = store_as<Dst>(gather<Src, T>(x, g.src_strides[g.axis], taps.weights + begin, n));
+  }
+}
+
+void check(cudaError_t status, const char* what) {
+  if (status != cudaSuccess) throw std::runtime_error(std::string("tessera CUDA: ") + what + ": " + cudaGetErrorString(status));
+}
+
+unsigned grid_for(std::int64_t total, int threads) {
+  const std::int64_t blocks = (total + threads - 1) / threads;
+  return static_cast<unsigned>(std::min<std::int64_t>(blocks, std::int64_t{1} << 30));
+}
+
+// Splits the output's dims (memory order) into dense [outer | axis | inner] blocks, if possible.
+bool blocked_geometry(const DeviceArray& src, const DeviceArray& dst, int axis, BlockGeometry& g) {
+  int order[kMaxDims];
+  int count = 0;
+  for (int d = 0; d < dst.ndim; ++d) {
+    if (d == axis || dst.shape[d] > 1) order[count++] = d;
+  }
+  // Outermost first; equal strides (possible next to length-1 dims) keep dim order.
+  std::stable_sort(order, order + count,
+                   [&](int a, int b) { return std::llabs(dst.strides[a]) > std::llabs(dst.strides[b]); });
+  int axis_pos = -1;
+  for (int k = 0; k < count; ++k) {
+    if (order[k] == axis) axis_pos = k;
+  }
+  // A run of dims is dense when each stride equals the next one's stride times its size, in both arrays.
+  auto dense = [&](int from, int to, std::int64_t& size, std::int64_t& src_stride, std::int64_t& dst_stride) {
+    size = 1;
+    src_stride = dst_stride = 0;
+    if (from >= to) return true;
+    src_stride = src.strides[order[to - 1]];
+    dst_stride = dst.strides[order[to - 1]];
+    for (int k = to - 1; k >= from; --k) {
+      const int d = order[k];
+      if (src.strides[d] != src_stride * size || dst.strides[d] != dst_stride * size) return false;
+      size *= dst.shape[d];
+    }
+    return true;
+  };
+  std::int64_t outer_size, inner_size;
+  if (!dense(0, axis_pos, outer_size, g.src_outer, g.dst_outer)) return false;
+  if (!dense(axis_pos + 1, count, inner_size, g.src_inner, g.dst_inner)) return false;
+  g.outer = outer_size;
+  g.inner = inner_size;
+  g.axis_len = dst.shape[axis];
+  g.src_axis = src.strides[axis];
+  g.dst_axis = dst.strides[axis];
+  return true;
+}
+
+template <typename Src, typename Dst, typename T>
+void launch_typed(const DeviceArray& src, const DeviceArray& dst, int axis, const DeviceTaps<T>& taps,
+                  cudaStream_t stream) {
+  std::int64_t total = 1;
+  for (int d = 0; d < dst.ndim; ++d) total *= dst.shape[d];
+  if (total == 0) return;
+  constexpr int kThreads = 256;
+  const Src* in = static_cast<const Src*>(src.data);
+  Dst* out = static_cast<Dst*>(dst.data);
+  BlockGeometry blocked;
+  if (blocked_geometry(src, dst, axis, blocked)) {
+    if (total <= static_cast<std::int64_t>(UINT32_MAX)) {
+      axis_pass_blocked<Src, Dst, T, std::uint32_t>
+          <<<grid_for(total, kThreads), kThreads, 0, stream>>>(in, out, blocked, taps, static_cast<std::uint32_t>(total));
+    } else {
+      axis_pass_blocked<Src, Dst, T, std::uint64_t>
+          <<<grid_for(total, kThreads), kThreads, 0, stream>>>(in, out, blocked, taps, static_cast<std::uint64_t>(total));
+    }
+  } else {
+    GeneralGeometry g{};
+    g.ndim = dst.ndim;
+    g.axis = axis;
+    int dims[kMaxDims];
+    for (int d = 0; d < dst.ndim; ++d) dims[d] = d;
+    std::sort(dims, dims + dst.ndim,
+              [&](int a, int b) { return std::llabs(dst.strides[a]) < std::llabs(dst.strides[b]); });
+    for (int e = 0; e < dst.ndim; ++e) {
+      g.dims[e] = dims[e];
+      g.shape[e] = dst.shape[dims[e]];
+    }
+    for (int d = 0; d < dst.ndim; ++d) {
+      g.src_strides[d] = src.strides[d];
+      g.dst_strides[d] = dst.strides[d];
+    }
+    axis_pass_general<Src, Dst, T><<<grid_for(total, kThreads), kThreads, 0, stream>>>(in, out, g, taps, total);
+  }
+  check(cudaGetLastError(), "axis pass launch");
+}
+
+template <typename T, typename Src>
+void dispatch_dst(const DeviceArray& src, const DeviceArray& dst, int axis, const DeviceTaps<T>& taps,
+                  cudaStream_t stream) {
+  switch (dst.dtype) {
+    case DType::float16: return launch_typed<Src, Float16, T>(src, dst, axis, taps, stream);
+    case DType::bfloat16: return launch_typed<Src, BFloat16, T>(src, dst, axis, taps, stream);
+    case DType::float32: return launch_typed<Src, float, T>(src, dst, axis, taps, stream);
+    case DType::float64: return launch_typed<Src, double, T>(src, dst, axis, taps, stream);
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void launch_axis_pass(const DeviceArray& src, const DeviceArray& dst, int axis, const DeviceTaps<T>& taps,
+                      cudaStream_t stream) {
+  switch (src.dtype) {
+    case DType::float16: return dispatch_dst<T, Float16>(src, dst, axis, taps, stream);
+    case DType::bfloat16: return dispatch_dst<T, BFloat16>(src, dst, axis, taps, stream);
+    case DType::float32: return dispatch_dst<T, float>(src, dst, axis, taps, stream);
+    case DType::float64: return dispatch_dst<T, double>(src, dst, axis, taps, stream);
+  }
+}
+
+template void launch_axis_pass<float>(const DeviceArray&, const DeviceArray&, int, const DeviceTaps<float>&, cudaStream_t);
+template void launch_axis_pass<double>(const DeviceArray&, const DeviceArray&, int, const DeviceTaps<double>&, cudaStream_t);
+
+}  // namespace tessera::cuda

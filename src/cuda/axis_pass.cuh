@@ -1,0 +1,40 @@
+// axis_pass.cuh — the CUDA single-axis gather: the same arithmetic as src/cpu/axis_pass.cpp, element for
+// element (acc = x0*w0; acc = acc + xk*wk, rounded multiply and add, never fused), so results match the
+// CPU bit for bit.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <array>
+#include <cstdint>
+
+#include "tessera/tensor_view.hpp"
+
+namespace tessera::cuda {
+
+constexpr int kMaxDims = 5;
+
+struct DeviceArray {
+  void* data = nullptr;
+  DType dtype = DType::float32;
+  int ndim = 0;
+  std::array<std::int64_t, kMaxDims> shape{};
+  std::array<std::int64_t, kMaxDims> strides{};
+};
+
+// A tap table in device memory.
+template <typename T>
+struct DeviceTaps {
+  const std::int64_t* first = nullptr;
+  const std::int64_t* offset = nullptr;
+  const T* weights = nullptr;
+  std::int64_t in_len = 0;
+  std::int64_t out_len = 0;
+};
+
+// dst = taps applied along `axis` of src (shapes agree elsewhere), enqueued on `stream`.
+template <typename T>
+void launch_axis_pass(const DeviceArray& src, const DeviceArray& dst, int axis, const DeviceTaps<T>& taps,
+                      cudaStream_t stream);
+
+}  // namespace tessera::cuda
