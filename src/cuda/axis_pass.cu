@@ -44,24 +44,48 @@ struct BlockGeometry {
   std::int64_t dst_outer, dst_axis, dst_inner;
 };
 
-template <typename Src, typename Dst, typename T, typename Index>
-__global__ void axis_pass_blocked(const Src* __restrict__ src, Dst* __restrict__ dst, BlockGeometry g,
-                                  DeviceTaps<T> taps, Index total) {
-  const Index inner = static_cast<Index>(g.inner);
-  const Index axis_len = static_cast<Index>(g.axis_len);
-  for (Index t = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; t < total;
-       t += static_cast<Index>(gridDim.x) * blockDim.x) {
-    const Index i = t % inner;
-    const Index r = t / inner;
-    const Index j = r % axis_len;
-    const Index o = r / axis_len;
+// The axis is not the innermost dim: each block row is one output row (o, j) of `inner` elements, read
+// tap by tap from rows of the input, so every load and store is coalesced across the inner dim.
+template <typename Src, typename Dst, typename T>
+__global__ void axis_pass_rows(const Src* __restrict__ src, Dst* __restrict__ dst, BlockGeometry g,
+                               DeviceTaps<T> taps, std::int64_t rows) {
+  const std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * blockDim.y + threadIdx.y;
+  if (row >= rows) return;
+  const std::int64_t j = row % g.axis_len;
+  const std::int64_t o = row / g.axis_len;
+  const std::int64_t begin = taps.offset[j];
+  const std::int64_t n = taps.offset[j + 1] - begin;
+  const T* w = taps.weights + begin;
+  const Src* x = src + o * g.src_outer + taps.first[j] * g.src_axis;
+  Dst* y = dst + o * g.dst_outer + j * g.dst_axis;
+  for (std::int64_t i = threadIdx.x; i < g.inner; i += blockDim.x) {
+    y[i * g.dst_inner] = store_as<Dst>(gather<Src, T>(x + i * g.src_inner, g.src_axis, w, n));
+  }
+}
+
+// The axis is the innermost, contiguous dim: a block stages `lines` whole input lines in shared memory
+// (one coalesced read), then computes their outputs from there.
+template <typename Src, typename Dst, typename T>
+__global__ void axis_pass_lines(const Src* __restrict__ src, Dst* __restrict__ dst, BlockGeometry g,
+                                DeviceTaps<T> taps, std::int64_t lines_per_block) {
+  extern __shared__ unsigned char shared_bytes[];
+  T* staged = reinterpret_cast<T*>(shared_bytes);
+  const std::int64_t in_len = taps.in_len, out_len = taps.out_len;
+  const std::int64_t first_line = static_cast<std::int64_t>(blockIdx.x) * lines_per_block;
+  // Block-local indices fit in 32 bits (a block stages at most a few thousand elements).
+  const unsigned lines = static_cast<unsigned>(min(lines_per_block, g.outer - first_line));
+  const unsigned in_count = static_cast<unsigned>(in_len), out_count = static_cast<unsigned>(out_len);
+  for (unsigned e = threadIdx.x; e < lines * in_count; e += blockDim.x) {
+    const unsigned line = e / in_count, k = e - line * in_count;
+    staged[e] = load<T>(src[(first_line + line) * g.src_outer + k]);
+  }
+  __syncthreads();
+  for (unsigned e = threadIdx.x; e < lines * out_count; e += blockDim.x) {
+    const unsigned line = e / out_count, j = e - line * out_count;
     const std::int64_t begin = taps.offset[j];
-    const std::int64_t n = taps.offset[j + 1] - begin;
-    const Src* x = src + static_cast<std::int64_t>(o) * g.src_outer + taps.first[j] * g.src_axis +
-                   static_cast<std::int64_t>(i) * g.src_inner;
-    const T acc = gather<Src, T>(x, g.src_axis, taps.weights + begin, n);
-    dst[static_cast<std::int64_t>(o) * g.dst_outer + static_cast<std::int64_t>(j) * g.dst_axis +
-        static_cast<std::int64_t>(i) * g.dst_inner] = store_as<Dst>(acc);
+    const T acc = gather<T, T>(staged + line * in_len + taps.first[j], 1, taps.weights + begin,
+                               taps.offset[j + 1] - begin);
+    dst[(first_line + line) * g.dst_outer + j] = store_as<Dst>(acc);
   }
 }
 
@@ -153,15 +177,24 @@ void launch_typed(const DeviceArray& src, const DeviceArray& dst, int axis, cons
   constexpr int kThreads = 256;
   const Src* in = static_cast<const Src*>(src.data);
   Dst* out = static_cast<Dst*>(dst.data);
+  constexpr std::int64_t kStagedBytes = 48 * 1024;
   BlockGeometry blocked;
-  if (blocked_geometry(src, dst, axis, blocked)) {
-    if (total <= static_cast<std::int64_t>(UINT32_MAX)) {
-      axis_pass_blocked<Src, Dst, T, std::uint32_t>
-          <<<grid_for(total, kThreads), kThreads, 0, stream>>>(in, out, blocked, taps, static_cast<std::uint32_t>(total));
-    } else {
-      axis_pass_blocked<Src, Dst, T, std::uint64_t>
-          <<<grid_for(total, kThreads), kThreads, 0, stream>>>(in, out, blocked, taps, static_cast<std::uint64_t>(total));
-    }
+  const bool is_blocked = blocked_geometry(src, dst, axis, blocked);
+  const std::int64_t line_bytes = taps.in_len * static_cast<std::int64_t>(sizeof(T));
+  if (is_blocked && blocked.inner == 1 && blocked.src_axis == 1 && blocked.dst_axis == 1 && line_bytes <= kStagedBytes) {
+    // Whole lines per block: about 4K staged elements, within the shared-memory budget.
+    const std::int64_t per_block =
+        std::max<std::int64_t>(1, std::min<std::int64_t>(4096 / taps.in_len, kStagedBytes / line_bytes));
+    const std::int64_t blocks = (blocked.outer + per_block - 1) / per_block;
+    axis_pass_lines<Src, Dst, T><<<static_cast<unsigned>(blocks), kThreads, per_block * line_bytes, stream>>>(
+        in, out, blocked, taps, per_block);
+  } else if (is_blocked) {
+    const int threads_x = static_cast<int>(std::min<std::int64_t>(kThreads, (blocked.inner + 31) / 32 * 32));
+    const int rows_per_block = kThreads / threads_x;
+    const std::int64_t rows = blocked.outer * blocked.axis_len;
+    const std::int64_t blocks = (rows + rows_per_block - 1) / rows_per_block;
+    axis_pass_rows<Src, Dst, T><<<static_cast<unsigned>(blocks), dim3(threads_x, rows_per_block), 0, stream>>>(
+        in, out, blocked, taps, rows);
   } else {
     GeneralGeometry g{};
     g.ndim = dst.ndim;

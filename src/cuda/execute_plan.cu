@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <numeric>
 #include <stdexcept>
@@ -39,6 +40,19 @@ class DeviceScope {
  private:
   int previous_ = 0;
 };
+
+// Keeps freed stream-ordered memory in the device's default pool instead of returning it to the driver
+// at every synchronization, so repeated calls reuse their buffers without re-mapping pages.
+void keep_pool_memory(int device) {
+  static bool configured[64] = {};
+  if (device < 0 || device >= 64 || configured[device]) return;
+  cudaMemPool_t pool;
+  if (cudaDeviceGetDefaultMemPool(&pool, device) == cudaSuccess) {
+    std::uint64_t threshold = UINT64_MAX;
+    cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &threshold);
+  }
+  configured[device] = true;
+}
 
 // Stream-ordered device memory, freed on the same stream.
 class StreamBuffer {
@@ -128,6 +142,7 @@ template <typename T>
 void execute_plan(const plan::ResamplePlan<T>& plan, const TensorView& in, const TensorView& out, void* stream_handle) {
   if (in.device_index != out.device_index) fail("output", "must be on the input's CUDA device");
   DeviceScope scope(in.device_index);
+  keep_pool_memory(in.device_index);
   cudaStream_t stream = static_cast<cudaStream_t>(stream_handle);
   const DeviceArray src = device_array(in);
   const DeviceArray dst = device_array(out);
