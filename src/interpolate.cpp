@@ -93,7 +93,8 @@ void interpolate(const TensorView& input, const TensorView& output, const Interp
                  void* cuda_stream) {
   check_view(input, "input");
   check_view(output, "output");
-  const plan::ResizeSpec spec = plan::resolve_resize(input.shape, options, "input");
+  plan::ResizeSpec spec = plan::resolve_resize(input.shape, options, "input");
+  spec.channels_last = is_channels_last(input.shape, input.strides);
   if (output.shape != spec.output_shape()) {
     fail("output", "expected shape " + shape_string(spec.output_shape()) + ", got " + shape_string(output.shape));
   }
@@ -105,7 +106,8 @@ void interpolate_backward(const TensorView& grad_output, const TensorView& grad_
                           const InterpolateOptions& options, void* cuda_stream) {
   check_view(grad_output, "grad_output");
   check_view(grad_input, "grad_input");
-  const plan::ResizeSpec spec = plan::resolve_resize(grad_input.shape, options, "input_size");
+  plan::ResizeSpec spec = plan::resolve_resize(grad_input.shape, options, "input_size");
+  spec.channels_last = is_channels_last(grad_output.shape, grad_output.strides);
   if (grad_output.shape != spec.output_shape()) {
     fail("grad_output", "expected shape " + shape_string(spec.output_shape()) + " (the forward output for input_size " +
                             shape_string(grad_input.shape) + "), got " + shape_string(grad_output.shape));

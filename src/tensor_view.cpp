@@ -29,6 +29,22 @@ std::vector<std::int64_t> contiguous_strides(const std::vector<std::int64_t>& sh
   return strides;
 }
 
+bool is_channels_last(const std::vector<std::int64_t>& shape, const std::vector<std::int64_t>& strides) {
+  static constexpr int kOrder4[] = {1, 3, 2, 0};
+  static constexpr int kOrder5[] = {1, 4, 3, 2, 0};
+  if (shape.size() != strides.size() || (shape.size() != 4 && shape.size() != 5)) return false;
+  if (strides[1] == 0) return false;
+  const int* order = shape.size() == 4 ? kOrder4 : kOrder5;
+  std::int64_t minimum = 0;
+  for (std::size_t k = 0; k < shape.size(); ++k) {
+    const int d = order[k];
+    if (shape[d] == 0 || strides[d] < minimum) return false;
+    if (d == 0 && minimum == strides[1]) return false;
+    minimum = strides[d] * (shape[d] > 1 ? shape[d] : 1);
+  }
+  return true;
+}
+
 TensorView make_contiguous_view(void* data, DType dtype, std::vector<std::int64_t> shape) {
   TensorView v;
   v.data = data;

@@ -36,6 +36,10 @@ struct TensorView {
 // Row-major (C-contiguous) strides for a shape.
 std::vector<std::int64_t> contiguous_strides(const std::vector<std::int64_t>& shape);
 
+// PyTorch's "strides like channels_last" rule for 4-D (N, C, H, W) and 5-D (channels_last_3d) shapes;
+// ambiguous size-1 cases resolve to contiguous, as in PyTorch.
+bool is_channels_last(const std::vector<std::int64_t>& shape, const std::vector<std::int64_t>& strides);
+
 // A view over `data` with row-major strides.
 TensorView make_contiguous_view(void* data, DType dtype, std::vector<std::int64_t> shape);
 

@@ -11,6 +11,8 @@ import sys
 
 import numpy as np
 
+from . import _core
+
 _FLOAT_NAMES = ("float16", "bfloat16", "float32", "float64")
 
 
@@ -39,23 +41,27 @@ def check_array(x, name: str):
     raise TypeError(f"{name}: expected a NumPy array, a PyTorch tensor or a DLPack array, got {type(x).__name__}")
 
 
+def _numpy_strides(a: np.ndarray) -> tuple:
+    """Element strides; a length-1 dim that NumPy gave stride 0 (e.g. from `x[None]`) gets the stride
+    PyTorch's unsqueeze would give it (the array's full extent), so layout detection agrees."""
+    strides = [s // a.itemsize for s in a.strides]
+    extent = max([abs(st) * n for st, n in zip(strides, a.shape)] + [1])
+    return tuple(extent if (n == 1 and st == 0) else st for st, n in zip(strides, a.shape))
+
+
 def shape_and_strides(x):
     if isinstance(x, np.ndarray):
-        return tuple(x.shape), tuple(s // x.itemsize for s in x.strides)
+        return tuple(x.shape), _numpy_strides(x)
     if is_torch_tensor(x):
         return tuple(x.shape), tuple(x.stride())
     a = np.from_dlpack(x)
-    return tuple(a.shape), tuple(s // a.itemsize for s in a.strides)
+    return tuple(a.shape), _numpy_strides(a)
 
 
 def is_channels_last(shape, strides) -> bool:
-    """True for a 4-D/5-D array whose memory order is N, *spatial, C (PyTorch's channels_last)."""
-    if len(shape) not in (4, 5) or shape[1] == 1:
-        return False
-    order = sorted(range(len(shape)), key=lambda d: -abs(strides[d]))
-    relevant = [d for d in order if shape[d] != 1]
-    expected = [d for d in [0, *range(2, len(shape)), 1] if shape[d] != 1]
-    return relevant == expected and relevant != sorted(relevant)
+    """PyTorch's rule for "strides like channels_last" (4-D) or "channels_last_3d" (5-D); the core
+    applies the same rule, so the output layout and the computation agree with PyTorch's choice."""
+    return _core.is_channels_last(list(shape), list(strides))
 
 
 def empty_like_layout(x, shape, channels_last: bool):

@@ -20,22 +20,42 @@ TapTable<T> identity_taps(std::int64_t len) {
   return builder.finish();
 }
 
+// PyTorch 2.13 has two nearest index rules. Its vectorized 2-D kernel (see NearestIndexRule) uses the
+// UpSample.h helpers nearest_idx / nearest_exact_idx: a float32 scale for every dtype and, for 'nearest',
+// shortcuts when the size is kept or doubled (whatever the scale factor says).
+std::int64_t nearest_index_vectorized(const AxisSpec& axis, std::int64_t j, bool exact) {
+  if (!exact && axis.out_len == axis.in_len) return j;
+  if (!exact && axis.out_len == 2 * axis.in_len) return j >> 1;
+  const float scale = scale_from<float>(axis.scale, axis.in_len, axis.out_len);
+  const float src = exact ? static_cast<float>((static_cast<double>(j) + 0.5) * static_cast<double>(scale))
+                          : static_cast<float>(j) * scale;
+  return std::min(static_cast<std::int64_t>(std::floor(src)), axis.in_len - 1);
+}
+
+// Everywhere else PyTorch uses its generic index helper in the dtype's arithmetic type.
+// Its 'nearest-exact' coordinate scale * (j + 0.5) - 0.5 is compiled to a fused multiply-add in the
+// AVX2/AVX-512 kernels that PyTorch runs on x86 machines; std::fma reproduces that rounding on any ISA.
 template <typename T>
-TapTable<T> nearest_taps(const AxisSpec& axis, bool exact) {
+std::int64_t nearest_index_generic(const AxisSpec& axis, T scale, std::int64_t j, bool exact) {
+  if (!exact) {
+    return std::min(static_cast<std::int64_t>(std::floor(static_cast<float>(scale * static_cast<T>(j)))),
+                    axis.in_len - 1);
+  }
+  T src = std::fma(scale, static_cast<T>(j) + static_cast<T>(0.5), static_cast<T>(-0.5));
+  if (src < T(0)) src = T(0);
+  return std::min(static_cast<std::int64_t>(std::floor(static_cast<float>(static_cast<double>(src) + 0.5))),
+                  axis.in_len - 1);
+}
+
+template <typename T>
+TapTable<T> nearest_taps(const AxisSpec& axis, bool exact, NearestIndexRule rule) {
   TapTableBuilder<T> builder(axis.in_len, axis.out_len);
   const T scale = pixel_scale<T>(axis.in_len, axis.out_len, false, axis.scale);
   const T one(1);
   for (std::int64_t j = 0; j < axis.out_len; ++j) {
-    std::int64_t index;
-    if (exact) {
-      // PyTorch: floorf(src + 0.5) with src = scale * (j + 0.5) - 0.5 clamped at 0; the + 0.5 is a
-      // double literal, so the sum is formed in double before floorf rounds it to float.
-      const T src = source_coordinate<T>(scale, j, false, false);
-      index = static_cast<std::int64_t>(std::floor(static_cast<float>(static_cast<double>(src) + 0.5)));
-    } else {
-      index = static_cast<std::int64_t>(std::floor(static_cast<float>(scale * static_cast<T>(j))));
-    }
-    builder.add_row(std::min(index, axis.in_len - 1), &one, 1);
+    const std::int64_t index = rule == NearestIndexRule::vectorized ? nearest_index_vectorized(axis, j, exact)
+                                                                    : nearest_index_generic<T>(axis, scale, j, exact);
+    builder.add_row(index, &one, 1);
   }
   return builder.finish();
 }
@@ -146,11 +166,18 @@ TapTable<T> antialias_taps(const AxisSpec& axis, bool align_corners, int interp_
 
 }  // namespace
 
+NearestIndexRule nearest_index_rule(const ResizeSpec& spec) {
+  if (spec.axes.size() != 2) return NearestIndexRule::generic;
+  const bool vectorized = (spec.channels_last && spec.channels > 3) || (spec.axes[0].out_len + spec.axes[1].out_len <= 128);
+  return vectorized ? NearestIndexRule::vectorized : NearestIndexRule::generic;
+}
+
 template <typename T>
-TapTable<T> build_axis_taps(const AxisSpec& axis, Mode mode, bool align_corners, bool antialias) {
+TapTable<T> build_axis_taps(const AxisSpec& axis, Mode mode, bool align_corners, bool antialias,
+                            NearestIndexRule nearest_rule) {
   switch (mode) {
-    case Mode::nearest: return nearest_taps<T>(axis, false);
-    case Mode::nearest_exact: return nearest_taps<T>(axis, true);
+    case Mode::nearest: return nearest_taps<T>(axis, false, nearest_rule);
+    case Mode::nearest_exact: return nearest_taps<T>(axis, true, nearest_rule);
     case Mode::area: return area_taps<T>(axis);
     case Mode::linear:
     case Mode::bilinear:
@@ -166,7 +193,7 @@ TapTable<T> build_axis_taps(const AxisSpec& axis, Mode mode, bool align_corners,
   throw std::logic_error("unhandled interpolation mode");
 }
 
-template TapTable<float> build_axis_taps<float>(const AxisSpec&, Mode, bool, bool);
-template TapTable<double> build_axis_taps<double>(const AxisSpec&, Mode, bool, bool);
+template TapTable<float> build_axis_taps<float>(const AxisSpec&, Mode, bool, bool, NearestIndexRule);
+template TapTable<double> build_axis_taps<double>(const AxisSpec&, Mode, bool, bool, NearestIndexRule);
 
 }  // namespace tessera::plan

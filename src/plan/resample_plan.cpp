@@ -24,7 +24,8 @@ template <typename T>
 std::vector<AxisPass<T>> build_passes(const ResizeSpec& spec) {
   std::vector<AxisPass<T>> passes;
   for (std::size_t i = 0; i < spec.axes.size(); ++i) {
-    TapTable<T> table = build_axis_taps<T>(spec.axes[i], spec.mode, spec.align_corners, spec.antialias);
+    TapTable<T> table = build_axis_taps<T>(spec.axes[i], spec.mode, spec.align_corners, spec.antialias,
+                                                 nearest_index_rule(spec));
     if (!table.is_identity()) passes.push_back(AxisPass<T>{static_cast<int>(i) + 2, std::move(table)});
   }
   return passes;

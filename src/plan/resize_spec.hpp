@@ -28,6 +28,8 @@ struct ResizeSpec {
   std::int64_t batch = 0;     // N
   std::int64_t channels = 0;  // C
   std::vector<AxisSpec> axes;  // one per spatial dim, outermost first
+  // The data's memory format; PyTorch picks its 2-D nearest index rule partly by it.
+  bool channels_last = false;
 
   std::vector<std::int64_t> input_shape() const;
   std::vector<std::int64_t> output_shape() const;
