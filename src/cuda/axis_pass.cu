@@ -10,32 +10,11 @@
 #include <string>
 
 #include "core/half_float.hpp"
+#include "cuda/arithmetic.cuh"
 #include "cuda/axis_pass.cuh"
 
 namespace tessera::cuda {
 namespace {
-
-__device__ inline float mul_rn(float a, float b) { return __fmul_rn(a, b); }
-__device__ inline double mul_rn(double a, double b) { return __dmul_rn(a, b); }
-__device__ inline float add_rn(float a, float b) { return __fadd_rn(a, b); }
-__device__ inline double add_rn(double a, double b) { return __dadd_rn(a, b); }
-
-template <typename T>
-__device__ inline T load(float v) { return static_cast<T>(v); }
-template <typename T>
-__device__ inline T load(double v) { return static_cast<T>(v); }
-template <typename T>
-__device__ inline T load(Float16 v) { return static_cast<T>(to_float(v)); }
-template <typename T>
-__device__ inline T load(BFloat16 v) { return static_cast<T>(to_float(v)); }
-
-template <typename Src, typename T>
-__device__ inline T gather(const Src* x, std::int64_t step, const T* w, std::int64_t n) {
-  if (n == 0) return T(0);
-  T acc = mul_rn(load<T>(x[0]), w[0]);
-  for (std::int64_t k = 1; k < n; ++k) acc = add_rn(acc, mul_rn(load<T>(x[k * step]), w[k]));
-  return acc;
-}
 
 // Output flat index t = (o * axis_len + j) * inner + i.
 struct BlockGeometry {
@@ -45,21 +24,44 @@ struct BlockGeometry {
 };
 
 // The axis is not the innermost dim: each block row is one output row (o, j) of `inner` elements, read
-// tap by tap from rows of the input, so every load and store is coalesced across the inner dim.
+// tap by tap from rows of the input, so every load and store is coalesced across the inner dim. A thread
+// keeps kUnroll independent accumulators in flight; each still sums its taps in table order.
 template <typename Src, typename Dst, typename T>
 __global__ void axis_pass_rows(const Src* __restrict__ src, Dst* __restrict__ dst, BlockGeometry g,
                                DeviceTaps<T> taps, std::int64_t rows) {
-  const std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * blockDim.y + threadIdx.y;
-  if (row >= rows) return;
-  const std::int64_t j = row % g.axis_len;
-  const std::int64_t o = row / g.axis_len;
-  const std::int64_t begin = taps.offset[j];
-  const std::int64_t n = taps.offset[j + 1] - begin;
-  const T* w = taps.weights + begin;
-  const Src* x = src + o * g.src_outer + taps.first[j] * g.src_axis;
-  Dst* y = dst + o * g.dst_outer + j * g.dst_axis;
-  for (std::int64_t i = threadIdx.x; i < g.inner; i += blockDim.x) {
-    y[i * g.dst_inner] = store_as<Dst>(gather<Src, T>(x + i * g.src_inner, g.src_axis, w, n));
+  constexpr int kUnroll = 4;
+  const std::int64_t step = static_cast<std::int64_t>(blockDim.x);
+  for (std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * blockDim.y + threadIdx.y; row < rows;
+       row += static_cast<std::int64_t>(gridDim.x) * blockDim.y) {
+    const std::int64_t j = row % g.axis_len;
+    const std::int64_t o = row / g.axis_len;
+    const std::int64_t begin = taps.offset[j];
+    const std::int64_t n = taps.offset[j + 1] - begin;
+    const T* w = taps.weights + begin;
+    const Src* x = src + o * g.src_outer + taps.first[j] * g.src_axis;
+    Dst* y = dst + o * g.dst_outer + j * g.dst_axis;
+    for (std::int64_t i0 = threadIdx.x; i0 < g.inner; i0 += kUnroll * step) {
+      T acc[kUnroll];
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const std::int64_t i = i0 + u * step;
+        acc[u] = (n > 0 && i < g.inner) ? mul_rn(load<T>(x[i * g.src_inner]), w[0]) : T(0);
+      }
+      for (std::int64_t k = 1; k < n; ++k) {
+        const Src* xk = x + k * g.src_axis;
+        const T wk = w[k];
+#pragma unroll
+        for (int u = 0; u < kUnroll; ++u) {
+          const std::int64_t i = i0 + u * step;
+          if (i < g.inner) acc[u] = add_rn(acc[u], mul_rn(load<T>(xk[i * g.src_inner]), wk));
+        }
+      }
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const std::int64_t i = i0 + u * step;
+        if (i < g.inner) y[i * g.dst_inner] = store_as<Dst>(acc[u]);
+      }
+    }
   }
 }
 
@@ -124,6 +126,16 @@ void check(cudaError_t status, const char* what) {
   if (status != cudaSuccess) throw std::runtime_error(std::string("tessera CUDA: ") + what + ": " + cudaGetErrorString(status));
 }
 
+// Enough blocks to fill the current device several times over; grid-stride loops cover the rest.
+std::int64_t block_limit() {
+  int device = 0, multiprocessors = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
+    multiprocessors = 128;
+  }
+  return static_cast<std::int64_t>(multiprocessors) * 64;
+}
+
 unsigned grid_for(std::int64_t total, int threads) {
   const std::int64_t blocks = (total + threads - 1) / threads;
   return static_cast<unsigned>(std::min<std::int64_t>(blocks, std::int64_t{1} << 30));
@@ -182,9 +194,11 @@ void launch_typed(const DeviceArray& src, const DeviceArray& dst, int axis, cons
   const bool is_blocked = blocked_geometry(src, dst, axis, blocked);
   const std::int64_t line_bytes = taps.in_len * static_cast<std::int64_t>(sizeof(T));
   if (is_blocked && blocked.inner == 1 && blocked.src_axis == 1 && blocked.dst_axis == 1 && line_bytes <= kStagedBytes) {
-    // Whole lines per block: about 4K staged elements, within the shared-memory budget.
-    const std::int64_t per_block =
-        std::max<std::int64_t>(1, std::min<std::int64_t>(4096 / taps.in_len, kStagedBytes / line_bytes));
+    // Whole lines per block: at least ~4K staged inputs and ~1K outputs (so that shrinking passes keep
+    // every thread busy), within the shared-memory budget.
+    const std::int64_t wanted = std::max<std::int64_t>((4096 + taps.in_len - 1) / taps.in_len,
+                                                       (1024 + taps.out_len - 1) / std::max<std::int64_t>(taps.out_len, 1));
+    const std::int64_t per_block = std::max<std::int64_t>(1, std::min<std::int64_t>(wanted, kStagedBytes / line_bytes));
     const std::int64_t blocks = (blocked.outer + per_block - 1) / per_block;
     axis_pass_lines<Src, Dst, T><<<static_cast<unsigned>(blocks), kThreads, per_block * line_bytes, stream>>>(
         in, out, blocked, taps, per_block);
@@ -192,7 +206,7 @@ void launch_typed(const DeviceArray& src, const DeviceArray& dst, int axis, cons
     const int threads_x = static_cast<int>(std::min<std::int64_t>(kThreads, (blocked.inner + 31) / 32 * 32));
     const int rows_per_block = kThreads / threads_x;
     const std::int64_t rows = blocked.outer * blocked.axis_len;
-    const std::int64_t blocks = (rows + rows_per_block - 1) / rows_per_block;
+    const std::int64_t blocks = std::min<std::int64_t>((rows + rows_per_block - 1) / rows_per_block, block_limit());
     axis_pass_rows<Src, Dst, T><<<static_cast<unsigned>(blocks), dim3(threads_x, rows_per_block), 0, stream>>>(
         in, out, blocked, taps, rows);
   } else {

@@ -12,6 +12,7 @@
 
 #include "cuda/axis_pass.cuh"
 #include "cuda/backend.hpp"
+#include "cuda/fused_pair.cuh"
 #include "plan/resize_spec.hpp"
 #include "tessera/error.hpp"
 
@@ -118,6 +119,20 @@ DeviceArray device_array(const TensorView& view) {
   return a;
 }
 
+// A dense buffer of `shape` laid out in `order` (outermost first); data is set by the caller.
+DeviceArray buffer_array(const std::vector<std::int64_t>& shape, const std::vector<int>& order, DType dtype) {
+  DeviceArray a;
+  a.dtype = dtype;
+  a.ndim = static_cast<int>(shape.size());
+  std::int64_t stride = 1;
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    a.shape[*it] = shape[*it];
+    a.strides[*it] = stride;
+    stride *= shape[*it];
+  }
+  return a;
+}
+
 // Dims from outermost to innermost in the input's memory (as the CPU backend orders its buffers).
 std::vector<int> memory_order(const TensorView& view) {
   std::vector<int> order(view.ndim());
@@ -157,33 +172,44 @@ void execute_plan(const plan::ResamplePlan<T>& plan, const TensorView& in, const
   }
   const std::vector<int> order = memory_order(in);
   std::vector<std::int64_t> shape = plan.in_shape;
+  std::vector<UploadedTaps<T>> uploads;
+  for (const auto& pass : plan.passes) uploads.push_back(upload(pass.table, stream));
+  const DType buffer_dtype = sizeof(T) == 8 ? DType::float64 : DType::float32;
   StreamBuffer current(0, stream, "buffer");
   DeviceArray current_array;
-  std::vector<UploadedTaps<T>> uploads;
-  for (std::size_t p = 0; p < plan.passes.size(); ++p) {
-    const auto& pass = plan.passes[p];
-    shape[pass.dim] = pass.table.out_len;
-    uploads.push_back(upload(pass.table, stream));
+  for (std::size_t p = 0; p < plan.passes.size();) {
     const DeviceArray& from = (p == 0) ? src : current_array;
-    if (p + 1 == plan.passes.size()) {
-      launch_axis_pass<T>(from, dst, pass.dim, uploads.back().taps, stream);
-    } else {
-      const std::int64_t n = plan::checked_numel(shape, "input");
-      StreamBuffer next(static_cast<std::size_t>(n) * sizeof(T), stream, "an intermediate buffer");
-      DeviceArray next_array;
-      next_array.data = next.data();
-      next_array.dtype = sizeof(T) == 8 ? DType::float64 : DType::float32;
-      next_array.ndim = static_cast<int>(shape.size());
-      std::int64_t stride = 1;
-      for (auto it = order.rbegin(); it != order.rend(); ++it) {
-        next_array.shape[*it] = shape[*it];
-        next_array.strides[*it] = stride;
-        stride *= shape[*it];
+    // Two passes at once where the layout allows: their intermediate stays in shared memory.
+    std::size_t count = 1;
+    if (p + 1 < plan.passes.size()) {
+      std::vector<std::int64_t> pair_shape = shape;
+      pair_shape[plan.passes[p].dim] = plan.passes[p].table.out_len;
+      pair_shape[plan.passes[p + 1].dim] = plan.passes[p + 1].table.out_len;
+      const DeviceArray pair_to = (p + 2 == plan.passes.size()) ? dst : buffer_array(pair_shape, order, buffer_dtype);
+      if (fused_pair_fits<T>(from, pair_to, plan.passes[p].dim, plan.passes[p].table, plan.passes[p + 1].dim,
+                             plan.passes[p + 1].table)) {
+        count = 2;
       }
-      launch_axis_pass<T>(from, next_array, pass.dim, uploads.back().taps, stream);
-      current = std::move(next);
-      current_array = next_array;
     }
+    for (std::size_t q = p; q < p + count; ++q) shape[plan.passes[q].dim] = plan.passes[q].table.out_len;
+    StreamBuffer next(0, stream, "buffer");
+    DeviceArray to = dst;
+    if (p + count < plan.passes.size()) {
+      to = buffer_array(shape, order, buffer_dtype);
+      next = StreamBuffer(static_cast<std::size_t>(plan::checked_numel(shape, "input")) * sizeof(T), stream,
+                          "an intermediate buffer");
+      to.data = next.data();
+    }
+    if (count == 2) {
+      const auto& a = plan.passes[p];
+      const auto& b = plan.passes[p + 1];
+      launch_fused_pair<T>(from, to, a.dim, a.table, uploads[p].taps, b.dim, b.table, uploads[p + 1].taps, stream);
+    } else {
+      launch_axis_pass<T>(from, to, plan.passes[p].dim, uploads[p].taps, stream);
+    }
+    p += count;
+    current = std::move(next);
+    current_array = to;
   }
 }
 
