@@ -484,13 +484,41 @@ def measure_torch(case: Case, variant: Variant, repeats: int, warmup: int, x=Non
                     out["bwd_last_batch_diff"] = max_rel_diff(a[-1:], gl)
                 del a, b
         except Exception as error:  # noqa: BLE001
-            if "bwd" not in out:
-                out["bwd"] = Measure(error=describe_exception(error))
-            else:
+            if "bwd" in out:
                 out["bwd_repro_error"] = describe_exception(error)
+            else:
+                out["bwd"] = Measure(error=describe_exception(error))
+                if case.torch_in_subprocess and case.mode == "bilinear" and not case.kwargs.get("antialias"):
+                    # the forward failed: time PyTorch's backward kernel on its own
+                    fallback = aten_bilinear_backward(case, variant, repeats, warmup, g)
+                    if fallback is not None:
+                        out["bwd"], out["bwd_note"] = fallback
         out["output_shape"] = out_shape
     progress(out)
     return out
+
+
+def aten_bilinear_backward(case: Case, variant: Variant, repeats: int, warmup: int, g=None):
+    """(Measure, note) for torch.ops.aten.upsample_bilinear2d_backward alone, or None when it cannot run."""
+    import torch
+
+    import tessera
+
+    kw = dict(case.kwargs, mode=case.mode)
+    out_shape = tuple(tessera.output_shape(case.shape, **kw))
+    scale = case.kwargs.get("scale_factor")
+    try:
+        if g is None:
+            g = random_tensor(out_shape, torch_dtype(variant.dtype), variant.channels_last, 2)
+
+        def bwd():
+            return torch.ops.aten.upsample_bilinear2d_backward(
+                g, list(out_shape[2:]), list(case.shape), bool(case.kwargs.get("align_corners", False)),
+                None if scale is None else float(scale), None if scale is None else float(scale))
+    except Exception as error:  # noqa: BLE001
+        return Measure(error=describe_exception(error)), "aten.upsample_bilinear2d_backward could not be set up"
+    m = measure(bwd, repeats, warmup)
+    return m, "backward timed as torch.ops.aten.upsample_bilinear2d_backward (the autograd forward failed)"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -638,7 +666,9 @@ def run_torch_in_subprocess(case: Case, variant: Variant, repeats: int, warmup: 
     for line in proc.stdout.splitlines():
         if line.startswith(CHILD_TAG):
             result = json.loads(line[len(CHILD_TAG):])
-    tail = [t for t in (proc.stderr or "").strip().splitlines() if t.strip()]
+    tail = [t.strip() for t in (proc.stderr or "").strip().splitlines() if t.strip()]
+    errors = [t for t in tail if "Error" in t or "error" in t or "Aborted" in t or "fault" in t]
+    tail = (errors or tail)[-1:]
     if result is None:
         why = tail[-1] if tail else "no output"
         return {"error": f"PyTorch process died (exit code {proc.returncode}): {why}"}
@@ -688,6 +718,8 @@ def fill_torch(row: Row, res: dict):
         if res.get(k) is not None and res[k] > 1e-4:
             checks.append(f"PyTorch's {what} differs from its own result on the last batch alone "
                           f"(max rel. diff {res[k]:.2e}): wrong values past 2^31 elements")
+    if res.get("bwd_note"):
+        checks.append(res["bwd_note"])
     if res.get("fwd_check_error"):
         checks.append(f"PyTorch's forward on the whole input then failed: {res['fwd_check_error']}")
     if res.get("crash"):

@@ -29,6 +29,9 @@ struct TileGeometry {
   const std::int64_t* range = nullptr;  // per tile along the first pass's axis: [begin, end) of its input
 };
 
+// Threads are laid out as blockDim.x output columns by blockDim.y rows, so per-column table entries are
+// loaded once per thread and per-row entries are the same for a whole warp; no index needs a division.
+
 // First pass along cols, then rows: the block computes t[a][c] = cols pass of input row a for the
 // rows a the output tile needs, then the rows pass from t.
 template <typename Src, typename Dst, typename T>
@@ -41,34 +44,37 @@ __global__ void fused_cols_then_rows(const Src* __restrict__ src, Dst* __restric
   flat /= tiles.tiles_c;
   const std::int64_t tr = flat % tiles.tiles_r;
   const std::int64_t p = flat / tiles.tiles_r;
-  const std::int64_t r0 = tr * tiles.tile_rows, r1 = min(r0 + tiles.tile_rows, g.out_rows);
-  const std::int64_t c0 = tc * tiles.tile_cols, c1 = min(c0 + tiles.tile_cols, g.out_cols);
-  const std::int64_t a0 = tiles.range[2 * tr], a1 = tiles.range[2 * tr + 1];
-  const unsigned width = static_cast<unsigned>(c1 - c0);
-  const unsigned t_count = static_cast<unsigned>(a1 - a0) * width;
-  const Src* plane = src + p * g.src_plane;
-  for (unsigned e = threadIdx.x; e < t_count; e += blockDim.x) {
-    const unsigned a = e / width, c = e - a * width;
+  const std::int64_t r0 = tr * tiles.tile_rows;
+  const int row_count = static_cast<int>(min(static_cast<std::int64_t>(tiles.tile_rows), g.out_rows - r0));
+  const std::int64_t c0 = tc * tiles.tile_cols;
+  const int width = static_cast<int>(min(static_cast<std::int64_t>(tiles.tile_cols), g.out_cols - c0));
+  const std::int64_t a0 = tiles.range[2 * tr];
+  const int a_count = static_cast<int>(tiles.range[2 * tr + 1] - a0);
+  const int c = threadIdx.x;
+  if (c < width) {
     const std::int64_t col = c0 + c;
     const std::int64_t begin = cols.offset[col];
-    t[e] = gather<Src, T>(plane + (a0 + a) * g.src_row + cols.first[col], 1, cols.weights + begin,
-                          cols.offset[col + 1] - begin);
+    const std::int64_t n = cols.offset[col + 1] - begin;
+    const Src* x = src + p * g.src_plane + a0 * g.src_row + cols.first[col];
+    for (int a = threadIdx.y; a < a_count; a += blockDim.y) {
+      t[a * width + c] = gather<Src, T>(x + a * g.src_row, 1, cols.weights + begin, n);
+    }
   }
   __syncthreads();
-  Dst* out = dst + p * g.dst_plane;
-  const unsigned out_count = static_cast<unsigned>(r1 - r0) * width;
-  for (unsigned e = threadIdx.x; e < out_count; e += blockDim.x) {
-    const unsigned r = e / width, c = e - r * width;
+  if (c >= width) return;
+  Dst* out = dst + p * g.dst_plane + c0 + c;
+  for (int r = threadIdx.y; r < row_count; r += blockDim.y) {
     const std::int64_t row = r0 + r;
     const std::int64_t begin = rows.offset[row];
     const T acc = gather<T, T>(t + (rows.first[row] - a0) * width + c, width, rows.weights + begin,
                                rows.offset[row + 1] - begin);
-    out[row * g.dst_row + c0 + c] = store_as<Dst>(acc);
+    out[row * g.dst_row] = store_as<Dst>(acc);
   }
 }
 
 // First pass along rows, then cols: the block computes t[r][b] = rows pass at input col b for the tile's
-// output rows r and the input cols b its output cols need, then the cols pass from t.
+// output rows r and the input cols b its output cols need (loads coalesced across b), then the cols pass
+// from t.
 template <typename Src, typename Dst, typename T>
 __global__ void fused_rows_then_cols(const Src* __restrict__ src, Dst* __restrict__ dst, PlaneGeometry g,
                                      TileGeometry tiles, DeviceTaps<T> rows, DeviceTaps<T> cols) {
@@ -79,30 +85,32 @@ __global__ void fused_rows_then_cols(const Src* __restrict__ src, Dst* __restric
   flat /= tiles.tiles_c;
   const std::int64_t tr = flat % tiles.tiles_r;
   const std::int64_t p = flat / tiles.tiles_r;
-  const std::int64_t r0 = tr * tiles.tile_rows, r1 = min(r0 + tiles.tile_rows, g.out_rows);
-  const std::int64_t c0 = tc * tiles.tile_cols, c1 = min(c0 + tiles.tile_cols, g.out_cols);
-  const std::int64_t b0 = tiles.range[2 * tc], b1 = tiles.range[2 * tc + 1];
-  const unsigned span = static_cast<unsigned>(b1 - b0);
-  const unsigned t_count = static_cast<unsigned>(r1 - r0) * span;
-  const Src* plane = src + p * g.src_plane;
-  for (unsigned e = threadIdx.x; e < t_count; e += blockDim.x) {
-    const unsigned r = e / span, b = e - r * span;
+  const std::int64_t r0 = tr * tiles.tile_rows;
+  const int row_count = static_cast<int>(min(static_cast<std::int64_t>(tiles.tile_rows), g.out_rows - r0));
+  const std::int64_t c0 = tc * tiles.tile_cols;
+  const int width = static_cast<int>(min(static_cast<std::int64_t>(tiles.tile_cols), g.out_cols - c0));
+  const std::int64_t b0 = tiles.range[2 * tc];
+  const int span = static_cast<int>(tiles.range[2 * tc + 1] - b0);
+  const Src* plane = src + p * g.src_plane + b0;
+  for (int r = threadIdx.y; r < row_count; r += blockDim.y) {
     const std::int64_t row = r0 + r;
     const std::int64_t begin = rows.offset[row];
-    t[e] = gather<Src, T>(plane + rows.first[row] * g.src_row + b0 + b, g.src_row, rows.weights + begin,
-                          rows.offset[row + 1] - begin);
+    const std::int64_t n = rows.offset[row + 1] - begin;
+    const Src* x = plane + rows.first[row] * g.src_row;
+    for (int b = threadIdx.x; b < span; b += blockDim.x) {
+      t[r * span + b] = gather<Src, T>(x + b, g.src_row, rows.weights + begin, n);
+    }
   }
   __syncthreads();
-  Dst* out = dst + p * g.dst_plane;
-  const unsigned width = static_cast<unsigned>(c1 - c0);
-  const unsigned out_count = static_cast<unsigned>(r1 - r0) * width;
-  for (unsigned e = threadIdx.x; e < out_count; e += blockDim.x) {
-    const unsigned r = e / width, c = e - r * width;
-    const std::int64_t col = c0 + c;
-    const std::int64_t begin = cols.offset[col];
-    const T acc = gather<T, T>(t + r * span + (cols.first[col] - b0), 1, cols.weights + begin,
-                               cols.offset[col + 1] - begin);
-    out[(r0 + r) * g.dst_row + col] = store_as<Dst>(acc);
+  const int c = threadIdx.x;
+  if (c >= width) return;
+  const std::int64_t col = c0 + c;
+  const std::int64_t begin = cols.offset[col];
+  const std::int64_t n = cols.offset[col + 1] - begin;
+  const T* tc_row = t + (cols.first[col] - b0);
+  Dst* out = dst + p * g.dst_plane + r0 * g.dst_row + col;
+  for (int r = threadIdx.y; r < row_count; r += blockDim.y) {
+    out[r * g.dst_row] = store_as<Dst>(gather<T, T>(tc_row + r * span, 1, cols.weights + begin, n));
   }
 }
 
@@ -221,11 +229,13 @@ void launch_typed(const DeviceArray& src, const DeviceArray& dst, FusedConfig& c
   const Src* in = static_cast<const Src*>(src.data);
   Dst* out = static_cast<Dst*>(dst.data);
   const unsigned blocks = static_cast<unsigned>(config.blocks);
+  const int threads_x = (config.tiles.tile_cols + 31) / 32 * 32;
+  const dim3 threads(threads_x, kThreads / threads_x);
   if (config.cols_first) {
-    fused_cols_then_rows<Src, Dst, T><<<blocks, kThreads, config.shared_bytes, stream>>>(
+    fused_cols_then_rows<Src, Dst, T><<<blocks, threads, config.shared_bytes, stream>>>(
         in, out, config.geometry, config.tiles, first_taps, second_taps);
   } else {
-    fused_rows_then_cols<Src, Dst, T><<<blocks, kThreads, config.shared_bytes, stream>>>(
+    fused_rows_then_cols<Src, Dst, T><<<blocks, threads, config.shared_bytes, stream>>>(
         in, out, config.geometry, config.tiles, first_taps, second_taps);
   }
   check(cudaGetLastError(), "fused pass launch");

@@ -8,15 +8,16 @@
 namespace tessera::plan {
 namespace {
 
-// Passes that shrink most come first (out/in compared exactly by cross-multiplication);
-// ties: the later (more inner) dim first.
+// Passes that shrink most come first (out/in compared exactly by cross-multiplication); ties go to the
+// outer dim first, so that for NCHW data the first pass of a pair reads whole rows (coalesced on a GPU,
+// vectorisable on a CPU) and the innermost axis is resampled last.
 template <typename T>
 void order_passes(std::vector<AxisPass<T>>& passes) {
   std::stable_sort(passes.begin(), passes.end(), [](const AxisPass<T>& a, const AxisPass<T>& b) {
     const __int128 lhs = static_cast<__int128>(a.table.out_len) * b.table.in_len;
     const __int128 rhs = static_cast<__int128>(b.table.out_len) * a.table.in_len;
     if (lhs != rhs) return lhs < rhs;
-    return a.dim > b.dim;
+    return a.dim < b.dim;
   });
 }
 

@@ -139,7 +139,10 @@ def cpu_and_cuda(x_cpu: torch.Tensor, g_cpu_fn, kw: dict, what: str) -> list[str
     x_gpu = x_cpu.to(CUDA)
     assert x_gpu.stride() == x_cpu.stride(), "the copy to the device changed the strides"
     y_cpu = tessera.interpolate(x_cpu, **kw)
-    y_gpu = tessera.interpolate(x_gpu, **kw)
+    try:
+        y_gpu = tessera.interpolate(x_gpu, **kw)
+    except Exception as error:  # noqa: BLE001 - reported with the case that caused it
+        return [f"{what} forward: raised {type(error).__name__}: {error}"]
     if y_gpu.device != x_gpu.device:
         problems.append(f"{what} forward: output on {y_gpu.device}, input on {x_gpu.device}")
     if y_gpu.stride() != y_cpu.stride():
@@ -150,7 +153,10 @@ def cpu_and_cuda(x_cpu: torch.Tensor, g_cpu_fn, kw: dict, what: str) -> list[str
     g_cpu = g_cpu_fn(y_cpu)
     g_gpu = g_cpu.to(CUDA)
     gx_cpu = tessera.interpolate_backward(g_cpu, tuple(x_cpu.shape), **kw)
-    gx_gpu = tessera.interpolate_backward(g_gpu, tuple(x_cpu.shape), **kw)
+    try:
+        gx_gpu = tessera.interpolate_backward(g_gpu, tuple(x_cpu.shape), **kw)
+    except Exception as error:  # noqa: BLE001
+        return problems + [f"{what} backward: raised {type(error).__name__}: {error}"]
     if gx_gpu.device != g_gpu.device:
         problems.append(f"{what} backward: grad_input on {gx_gpu.device}, grad_output on {g_gpu.device}")
     if gx_gpu.stride() != gx_cpu.stride():
