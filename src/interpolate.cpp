@@ -1,7 +1,6 @@
 // interpolate.cpp — the public interpolate API: validate views, build the plan, run it on a backend.
 #include "tessera/interpolate.hpp"
 
-#include <sstream>
 #include <string>
 
 #include "cpu/execute_plan.hpp"
@@ -26,14 +25,6 @@ constexpr ModeName kModeNames[] = {
     {Mode::bilinear, "bilinear"}, {Mode::trilinear, "trilinear"},        {Mode::bicubic, "bicubic"},
     {Mode::cubic, "cubic"},      {Mode::area, "area"},                   {Mode::lanczos, "lanczos"},
 };
-
-std::string shape_string(const std::vector<std::int64_t>& shape) {
-  std::ostringstream s;
-  s << "(";
-  for (std::size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
-  s << ")";
-  return s.str();
-}
 
 void check_view(const TensorView& view, const char* name) {
   if (view.shape.size() != view.strides.size()) fail(name, "shape and strides differ in length");
@@ -96,7 +87,7 @@ void interpolate(const TensorView& input, const TensorView& output, const Interp
   plan::ResizeSpec spec = plan::resolve_resize(input.shape, options, "input");
   spec.channels_last = is_channels_last(input.shape, input.strides);
   if (output.shape != spec.output_shape()) {
-    fail("output", "expected shape " + shape_string(spec.output_shape()) + ", got " + shape_string(output.shape));
+    fail("output", "expected shape " + plan::shape_string(spec.output_shape()) + ", got " + plan::shape_string(output.shape));
   }
   if (output.dtype != input.dtype) fail("output", "must have the input's dtype");
   resample(spec, false, input, output, cuda_stream);
@@ -109,8 +100,8 @@ void interpolate_backward(const TensorView& grad_output, const TensorView& grad_
   plan::ResizeSpec spec = plan::resolve_resize(grad_input.shape, options, "input_size");
   spec.channels_last = is_channels_last(grad_output.shape, grad_output.strides);
   if (grad_output.shape != spec.output_shape()) {
-    fail("grad_output", "expected shape " + shape_string(spec.output_shape()) + " (the forward output for input_size " +
-                            shape_string(grad_input.shape) + "), got " + shape_string(grad_output.shape));
+    fail("grad_output", "expected shape " + plan::shape_string(spec.output_shape()) + " (the forward output for input_size " +
+                            plan::shape_string(grad_input.shape) + "), got " + plan::shape_string(grad_output.shape));
   }
   if (grad_output.dtype != grad_input.dtype) fail("grad_input", "must have grad_output's dtype");
   resample(spec, true, grad_output, grad_input, cuda_stream);

@@ -3,21 +3,26 @@
 
 #include <cmath>
 #include <limits>
-#include <sstream>
+#include <cstdio>
 #include <string>
 
 #include "tessera/error.hpp"
 
 namespace tessera::plan {
-namespace {
 
 std::string shape_string(const std::vector<std::int64_t>& shape) {
-  std::ostringstream s;
-  s << "(";
-  for (std::size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
-  s << (shape.size() == 1 ? ",)" : ")");
-  return s.str();
+  std::string s = "(";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + (shape.size() == 1 ? ",)" : ")");
 }
+
+std::string number_string(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.17g", value);
+  return buffer;
+}
+
+namespace {
 
 bool takes_align_corners(Mode mode) {
   return mode != Mode::nearest && mode != Mode::nearest_exact && mode != Mode::area;
@@ -35,12 +40,11 @@ void check_rank(Mode mode, int spatial_dims, const char* input_name) {
     default: return;
   }
   if (spatial_dims != required) {
-    std::ostringstream msg;
-    msg << "mode '" << mode_name(mode) << "' needs a " << required + 2 << "-D input (N, C"
-        << (required == 1 ? ", W" : required == 2 ? ", H, W" : ", D, H, W") << "), got a " << spatial_dims + 2
-        << "-D input";
-    if (mode == Mode::bicubic) msg << " (mode 'cubic' resamples 1, 2 or 3 spatial dims)";
-    fail("mode", msg.str());
+    std::string msg = std::string("mode '") + mode_name(mode) + "' needs a " + std::to_string(required + 2) +
+                      "-D input (N, C" + (required == 1 ? ", W" : required == 2 ? ", H, W" : ", D, H, W") +
+                      "), got a " + std::to_string(spatial_dims + 2) + "-D input";
+    if (mode == Mode::bicubic) msg += " (mode 'cubic' resamples 1, 2 or 3 spatial dims)";
+    fail("mode", msg);
   }
   (void)input_name;
 }
@@ -147,18 +151,14 @@ ResizeSpec resolve_resize(const std::vector<std::int64_t>& input_shape, const In
     for (int i = 0; i < spatial; ++i) {
       const double s = options.scale_factor[i];
       if (!std::isfinite(s) || s <= 0.0) {
-        std::ostringstream msg;
-        msg << "scale factors must be finite and positive, got " << s;
-        fail("scale_factor", msg.str());
+        fail("scale_factor", "scale factors must be finite and positive, got " + number_string(s));
       }
       const std::int64_t in_len = input_shape[2 + i];
       // PyTorch: floor(float(in) * scale) in double precision.
       const double out = std::floor(static_cast<double>(in_len) * s);
       if (out < 1.0) {
-        std::ostringstream msg;
-        msg << "scale factor " << s << " turns spatial dim " << i << " of length " << in_len
-            << " into an empty output (length " << out << ")";
-        fail("scale_factor", msg.str());
+        fail("scale_factor", "scale factor " + number_string(s) + " turns spatial dim " + std::to_string(i) +
+                                 " of length " + std::to_string(in_len) + " into an empty output");
       }
       if (out >= 9.2e18) {
         throw Error(ErrorKind::memory, "scale_factor", "the output would have more than 2**63 elements");

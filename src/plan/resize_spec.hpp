@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "tessera/interpolate.hpp"
@@ -39,6 +40,11 @@ struct ResizeSpec {
 // Throws tessera::Error naming the offending argument.
 ResizeSpec resolve_resize(const std::vector<std::int64_t>& input_shape, const InterpolateOptions& options,
                           const char* input_name = "input");
+
+// "(2, 3, 4)": for error messages. (Formatting avoids iostreams: an extension module whose C++ runtime
+// differs from the host process's can crash inside iostream locale code.)
+std::string shape_string(const std::vector<std::int64_t>& shape);
+std::string number_string(double value);
 
 // Product of a shape; throws Error (memory kind) naming `argument` if it overflows int64.
 std::int64_t checked_numel(const std::vector<std::int64_t>& shape, const char* argument);
