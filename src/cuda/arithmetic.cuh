@@ -27,8 +27,50 @@ template <typename Src, typename T>
 __device__ inline T gather(const Src* x, std::int64_t step, const T* w, std::int64_t n) {
   if (n == 0) return T(0);
   T acc = mul_rn(load<T>(x[0]), w[0]);
+  // Unrolled so that several independent loads are in flight; the additions stay in order.
+#pragma unroll 4
   for (std::int64_t k = 1; k < n; ++k) acc = add_rn(acc, mul_rn(load<T>(x[k * step]), w[k]));
   return acc;
+}
+
+// One table row held in registers: at most K taps (K > 0), or a pointer into the table (K == 0).
+template <typename T, int K>
+struct RowTaps {
+  std::int64_t first;
+  int n;
+  T w[K > 0 ? K : 1];
+  const T* weights;
+};
+
+template <typename T, int K>
+__device__ inline RowTaps<T, K> load_row(const std::int64_t* first, const std::int64_t* offset, const T* weights,
+                                         std::int64_t j) {
+  RowTaps<T, K> r;
+  const std::int64_t begin = offset[j];
+  r.n = static_cast<int>(offset[j + 1] - begin);
+  r.first = first[j];
+  r.weights = weights + begin;
+  if constexpr (K > 0) {
+#pragma unroll
+    for (int k = 0; k < K; ++k) r.w[k] = k < r.n ? r.weights[k] : T(0);
+  }
+  return r;
+}
+
+// The same sum as gather(), for a row already loaded.
+template <typename Src, typename T, int K>
+__device__ inline T gather_row(const Src* x, std::int64_t step, const RowTaps<T, K>& r) {
+  if constexpr (K == 0) {
+    return gather<Src, T>(x, step, r.weights, r.n);
+  } else {
+    if (r.n == 0) return T(0);
+    T acc = mul_rn(load<T>(x[0]), r.w[0]);
+#pragma unroll
+    for (int k = 1; k < K; ++k) {
+      if (k < r.n) acc = add_rn(acc, mul_rn(load<T>(x[k * step]), r.w[k]));
+    }
+    return acc;
+  }
 }
 
 }  // namespace tessera::cuda

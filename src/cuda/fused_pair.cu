@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "core/half_float.hpp"
@@ -32,9 +33,10 @@ struct TileGeometry {
 // Threads are laid out as blockDim.x output columns by blockDim.y rows, so per-column table entries are
 // loaded once per thread and per-row entries are the same for a whole warp; no index needs a division.
 
+// K > 0: every row of both tables has at most K taps, which then live in registers (loops unrolled).
 // First pass along cols, then rows: the block computes t[a][c] = cols pass of input row a for the
 // rows a the output tile needs, then the rows pass from t.
-template <typename Src, typename Dst, typename T>
+template <typename Src, typename Dst, typename T, int K>
 __global__ void fused_cols_then_rows(const Src* __restrict__ src, Dst* __restrict__ dst, PlaneGeometry g,
                                      TileGeometry tiles, DeviceTaps<T> cols, DeviceTaps<T> rows) {
   extern __shared__ unsigned char shared_bytes[];
@@ -52,30 +54,24 @@ __global__ void fused_cols_then_rows(const Src* __restrict__ src, Dst* __restric
   const int a_count = static_cast<int>(tiles.range[2 * tr + 1] - a0);
   const int c = threadIdx.x;
   if (c < width) {
-    const std::int64_t col = c0 + c;
-    const std::int64_t begin = cols.offset[col];
-    const std::int64_t n = cols.offset[col + 1] - begin;
-    const Src* x = src + p * g.src_plane + a0 * g.src_row + cols.first[col];
-    for (int a = threadIdx.y; a < a_count; a += blockDim.y) {
-      t[a * width + c] = gather<Src, T>(x + a * g.src_row, 1, cols.weights + begin, n);
-    }
+    const RowTaps<T, K> col = load_row<T, K>(cols.first, cols.offset, cols.weights, c0 + c);
+    const Src* x = src + p * g.src_plane + a0 * g.src_row + col.first;
+    for (int a = threadIdx.y; a < a_count; a += blockDim.y) t[a * width + c] = gather_row<Src, T, K>(x + a * g.src_row, 1, col);
   }
   __syncthreads();
   if (c >= width) return;
   Dst* out = dst + p * g.dst_plane + c0 + c;
   for (int r = threadIdx.y; r < row_count; r += blockDim.y) {
-    const std::int64_t row = r0 + r;
-    const std::int64_t begin = rows.offset[row];
-    const T acc = gather<T, T>(t + (rows.first[row] - a0) * width + c, width, rows.weights + begin,
-                               rows.offset[row + 1] - begin);
-    out[row * g.dst_row] = store_as<Dst>(acc);
+    const RowTaps<T, K> row = load_row<T, K>(rows.first, rows.offset, rows.weights, r0 + r);
+    const T acc = gather_row<T, T, K>(t + static_cast<int>(row.first - a0) * width + c, width, row);
+    out[(r0 + r) * g.dst_row] = store_as<Dst>(acc);
   }
 }
 
 // First pass along rows, then cols: the block computes t[r][b] = rows pass at input col b for the tile's
 // output rows r and the input cols b its output cols need (loads coalesced across b), then the cols pass
 // from t.
-template <typename Src, typename Dst, typename T>
+template <typename Src, typename Dst, typename T, int K>
 __global__ void fused_rows_then_cols(const Src* __restrict__ src, Dst* __restrict__ dst, PlaneGeometry g,
                                      TileGeometry tiles, DeviceTaps<T> rows, DeviceTaps<T> cols) {
   extern __shared__ unsigned char shared_bytes[];
@@ -93,24 +89,18 @@ __global__ void fused_rows_then_cols(const Src* __restrict__ src, Dst* __restric
   const int span = static_cast<int>(tiles.range[2 * tc + 1] - b0);
   const Src* plane = src + p * g.src_plane + b0;
   for (int r = threadIdx.y; r < row_count; r += blockDim.y) {
-    const std::int64_t row = r0 + r;
-    const std::int64_t begin = rows.offset[row];
-    const std::int64_t n = rows.offset[row + 1] - begin;
-    const Src* x = plane + rows.first[row] * g.src_row;
-    for (int b = threadIdx.x; b < span; b += blockDim.x) {
-      t[r * span + b] = gather<Src, T>(x + b, g.src_row, rows.weights + begin, n);
-    }
+    const RowTaps<T, K> row = load_row<T, K>(rows.first, rows.offset, rows.weights, r0 + r);
+    const Src* x = plane + row.first * g.src_row;
+    for (int b = threadIdx.x; b < span; b += blockDim.x) t[r * span + b] = gather_row<Src, T, K>(x + b, g.src_row, row);
   }
   __syncthreads();
   const int c = threadIdx.x;
   if (c >= width) return;
-  const std::int64_t col = c0 + c;
-  const std::int64_t begin = cols.offset[col];
-  const std::int64_t n = cols.offset[col + 1] - begin;
-  const T* tc_row = t + (cols.first[col] - b0);
-  Dst* out = dst + p * g.dst_plane + r0 * g.dst_row + col;
+  const RowTaps<T, K> col = load_row<T, K>(cols.first, cols.offset, cols.weights, c0 + c);
+  const T* base = t + static_cast<int>(col.first - b0);
+  Dst* out = dst + p * g.dst_plane + r0 * g.dst_row + c0 + c;
   for (int r = threadIdx.y; r < row_count; r += blockDim.y) {
-    out[r * g.dst_row] = store_as<Dst>(gather<T, T>(tc_row + r * span, 1, cols.weights + begin, n));
+    out[r * g.dst_row] = store_as<Dst>(gather_row<T, T, K>(base + r * span, 1, col));
   }
 }
 
@@ -174,6 +164,7 @@ struct FusedConfig {
   std::vector<std::int64_t> ranges;
   std::int64_t shared_bytes = 0;
   std::int64_t blocks = 0;
+  std::int64_t max_taps = 0;
 };
 
 // Chooses the tiling for a pass pair, or returns false when the layout or shared memory does not allow it.
@@ -195,6 +186,7 @@ bool configure(const DeviceArray& src, const DeviceArray& dst, int first_axis, c
       g.out_rows != row_table.out_len) {
     return false;
   }
+  config.max_taps = std::max(first.max_taps(), second.max_taps());
   TileGeometry& tiles = config.tiles;
   tiles.tile_cols = static_cast<int>(std::min<std::int64_t>(128, g.out_cols));
   for (int tile_rows = 64; tile_rows >= 1; tile_rows /= 2) {
@@ -231,25 +223,42 @@ void launch_typed(const DeviceArray& src, const DeviceArray& dst, FusedConfig& c
   const unsigned blocks = static_cast<unsigned>(config.blocks);
   const int threads_x = (config.tiles.tile_cols + 31) / 32 * 32;
   const dim3 threads(threads_x, kThreads / threads_x);
-  if (config.cols_first) {
-    fused_cols_then_rows<Src, Dst, T><<<blocks, threads, config.shared_bytes, stream>>>(
-        in, out, config.geometry, config.tiles, first_taps, second_taps);
+  auto launch = [&](auto taps_bound) {
+    constexpr int K = decltype(taps_bound)::value;
+    if (config.cols_first) {
+      fused_cols_then_rows<Src, Dst, T, K><<<blocks, threads, config.shared_bytes, stream>>>(
+          in, out, config.geometry, config.tiles, first_taps, second_taps);
+    } else {
+      fused_rows_then_cols<Src, Dst, T, K><<<blocks, threads, config.shared_bytes, stream>>>(
+          in, out, config.geometry, config.tiles, first_taps, second_taps);
+    }
+  };
+  // Common tap counts get register-resident, unrolled rows; long rows (antialias, area, backward of
+  // large factors) read their weights from the table.
+  if (config.max_taps <= 2) {
+    launch(std::integral_constant<int, 2>{});
+  } else if (config.max_taps <= 4) {
+    launch(std::integral_constant<int, 4>{});
+  } else if (config.max_taps <= 8) {
+    launch(std::integral_constant<int, 8>{});
   } else {
-    fused_rows_then_cols<Src, Dst, T><<<blocks, threads, config.shared_bytes, stream>>>(
-        in, out, config.geometry, config.tiles, first_taps, second_taps);
+    launch(std::integral_constant<int, 0>{});
   }
   check(cudaGetLastError(), "fused pass launch");
   check(cudaFreeAsync(device_ranges, stream), "tile ranges");
 }
 
-template <typename T, typename Src>
-void dispatch_dst(const DeviceArray& src, const DeviceArray& dst, FusedConfig& config, const DeviceTaps<T>& d1,
-                  const DeviceTaps<T>& d2, cudaStream_t stream) {
-  switch (dst.dtype) {
-    case DType::float16: return launch_typed<Src, Float16, T>(src, dst, config, d1, d2, stream);
-    case DType::bfloat16: return launch_typed<Src, BFloat16, T>(src, dst, config, d1, d2, stream);
-    case DType::float32: return launch_typed<Src, float, T>(src, dst, config, d1, d2, stream);
-    case DType::float64: return launch_typed<Src, double, T>(src, dst, config, d1, d2, stream);
+// The pairs that occur: data to data, data to the compute-type buffer, and buffer to data.
+template <typename T, typename Data>
+void dispatch_pair(const DeviceArray& src, const DeviceArray& dst, FusedConfig& config, const DeviceTaps<T>& d1,
+                   const DeviceTaps<T>& d2, cudaStream_t stream) {
+  const DType buffer = sizeof(T) == 8 ? DType::float64 : DType::float32;
+  if (src.dtype == dst.dtype) {
+    launch_typed<Data, Data, T>(src, dst, config, d1, d2, stream);
+  } else if (dst.dtype == buffer) {
+    launch_typed<Data, T, T>(src, dst, config, d1, d2, stream);
+  } else {
+    launch_typed<T, Data, T>(src, dst, config, d1, d2, stream);
   }
 }
 
@@ -268,11 +277,16 @@ bool launch_fused_pair(const DeviceArray& src, const DeviceArray& dst, int first
                        const DeviceTaps<T>& second_taps, cudaStream_t stream) {
   FusedConfig config;
   if (!configure(src, dst, first_axis, first, second_axis, second, config)) return false;
-  switch (src.dtype) {
-    case DType::float16: dispatch_dst<T, Float16>(src, dst, config, first_taps, second_taps, stream); break;
-    case DType::bfloat16: dispatch_dst<T, BFloat16>(src, dst, config, first_taps, second_taps, stream); break;
-    case DType::float32: dispatch_dst<T, float>(src, dst, config, first_taps, second_taps, stream); break;
-    case DType::float64: dispatch_dst<T, double>(src, dst, config, first_taps, second_taps, stream); break;
+  // The data dtype is whichever side is not the compute-type buffer.
+  const DType data = (src.dtype == DType::float32 || src.dtype == DType::float64) ? dst.dtype : src.dtype;
+  if constexpr (sizeof(T) == 8) {
+    launch_typed<double, double, T>(src, dst, config, first_taps, second_taps, stream);
+  } else {
+    switch (data) {
+      case DType::float16: dispatch_pair<T, Float16>(src, dst, config, first_taps, second_taps, stream); break;
+      case DType::bfloat16: dispatch_pair<T, BFloat16>(src, dst, config, first_taps, second_taps, stream); break;
+      default: launch_typed<float, float, T>(src, dst, config, first_taps, second_taps, stream); break;
+    }
   }
   return true;
 }
