@@ -3,8 +3,8 @@
 
 #include <string>
 
-#include "cpu/execute_plan.hpp"
 #include "cpu/thread_pool.hpp"
+#include "execute.hpp"
 #include "plan/resample_plan.hpp"
 #include "plan/resize_spec.hpp"
 #include "tessera/error.hpp"
@@ -26,34 +26,16 @@ constexpr ModeName kModeNames[] = {
     {Mode::cubic, "cubic"},      {Mode::area, "area"},                   {Mode::lanczos, "lanczos"},
 };
 
-void check_view(const TensorView& view, const char* name) {
-  if (view.shape.size() != view.strides.size()) fail(name, "shape and strides differ in length");
-  if (view.data == nullptr && view.numel() != 0) fail(name, "has no data");
-  if (view.device == Device::cuda && !built_with_cuda()) {
-    fail(name, "lives on a CUDA device, but this build of tessera has no CUDA backend");
-  }
-}
-
-template <typename T>
-void run(const plan::ResamplePlan<T>& plan, const TensorView& from, const TensorView& to, void* cuda_stream) {
-  if (from.device != to.device) fail("output", "must be on the same device as the input");
-#ifdef TESSERA_WITH_CUDA
-  if (from.device == Device::cuda) return cuda::execute_plan<T>(plan, from, to, cuda_stream);
-#endif
-  (void)cuda_stream;
-  cpu::execute_plan<T>(plan, from, to);
-}
-
 // Shared by forward and backward: `from` has shape plan.in_shape, `to` has plan.out_shape. Tables are
 // computed in PyTorch's arithmetic type for the dtype: double for float64, float otherwise.
 void resample(const plan::ResizeSpec& spec, bool backward, const TensorView& from, const TensorView& to,
               void* cuda_stream) {
   if (from.dtype == DType::float64) {
-    run<double>(backward ? plan::make_backward_plan<double>(spec) : plan::make_forward_plan<double>(spec), from, to,
-                cuda_stream);
+    execute<double>(backward ? plan::make_backward_plan<double>(spec) : plan::make_forward_plan<double>(spec), from,
+                    to, cuda_stream);
   } else {
-    run<float>(backward ? plan::make_backward_plan<float>(spec) : plan::make_forward_plan<float>(spec), from, to,
-               cuda_stream);
+    execute<float>(backward ? plan::make_backward_plan<float>(spec) : plan::make_forward_plan<float>(spec), from, to,
+                   cuda_stream);
   }
 }
 

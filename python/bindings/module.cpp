@@ -4,6 +4,7 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/optional.h>
+#include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
@@ -15,6 +16,7 @@
 
 #include "tessera/error.hpp"
 #include "tessera/interpolate.hpp"
+#include "tessera/region.hpp"
 #include "plan/resize_spec.hpp"
 
 namespace nb = nanobind;
@@ -67,6 +69,20 @@ tessera::InterpolateOptions make_options(std::optional<std::vector<std::int64_t>
   o.recompute_scale_factor = recompute;
   o.antialias = antialias;
   return o;
+}
+
+using RangePairs = std::vector<std::pair<std::int64_t, std::int64_t>>;
+
+tessera::Region to_region(const RangePairs& pairs) {
+  tessera::Region region;
+  for (const auto& [start, stop] : pairs) region.push_back(tessera::Range{start, stop});
+  return region;
+}
+
+RangePairs to_pairs(const tessera::Region& region) {
+  RangePairs pairs;
+  for (const auto& r : region) pairs.emplace_back(r.start, r.stop);
+  return pairs;
 }
 
 }  // namespace
@@ -128,6 +144,42 @@ NB_MODULE(_core, m) {
       nb::arg("grad_output"), nb::arg("grad_input"), nb::arg("size").none(), nb::arg("scale_factor").none(),
       nb::arg("mode"), nb::arg("align_corners").none(), nb::arg("recompute_scale_factor").none(),
       nb::arg("antialias"), nb::arg("stream") = 0);
+
+  m.def(
+      "required_region",
+      [](const std::vector<std::int64_t>& input_shape, const RangePairs& region,
+         std::optional<std::vector<std::int64_t>> size, std::optional<std::vector<double>> scale_factor,
+         const std::string& mode, std::optional<bool> align_corners, std::optional<bool> recompute, bool antialias,
+         bool backward) {
+        const auto options = make_options(size, scale_factor, mode, align_corners, recompute, antialias);
+        return to_pairs(backward ? tessera::required_grad_output_region(input_shape, to_region(region), options)
+                                 : tessera::required_input_region(input_shape, to_region(region), options));
+      },
+      nb::arg("input_shape"), nb::arg("region"), nb::arg("size").none(), nb::arg("scale_factor").none(),
+      nb::arg("mode"), nb::arg("align_corners").none(), nb::arg("recompute_scale_factor").none(),
+      nb::arg("antialias"), nb::arg("backward"));
+
+  m.def(
+      "interpolate_region",
+      [](nb::ndarray<nb::ro> part, nb::ndarray<> output, const std::vector<std::int64_t>& input_shape,
+         const std::vector<std::int64_t>& part_start, const RangePairs& region,
+         std::optional<std::vector<std::int64_t>> size, std::optional<std::vector<double>> scale_factor,
+         const std::string& mode, std::optional<bool> align_corners, std::optional<bool> recompute, bool antialias,
+         bool backward, std::uintptr_t stream) {
+        const auto options = make_options(size, scale_factor, mode, align_corners, recompute, antialias);
+        const TensorView in = to_view(part, backward ? "grad_output_part" : "x_part");
+        const TensorView out = to_view(output, "output");
+        const tessera::Region r = to_region(region);
+        nb::gil_scoped_release release;
+        if (backward) {
+          tessera::interpolate_backward_region(in, input_shape, part_start, r, out, options, reinterpret_cast<void*>(stream));
+        } else {
+          tessera::interpolate_region(in, input_shape, part_start, r, out, options, reinterpret_cast<void*>(stream));
+        }
+      },
+      nb::arg("part"), nb::arg("output"), nb::arg("input_shape"), nb::arg("part_start"), nb::arg("region"),
+      nb::arg("size").none(), nb::arg("scale_factor").none(), nb::arg("mode"), nb::arg("align_corners").none(),
+      nb::arg("recompute_scale_factor").none(), nb::arg("antialias"), nb::arg("backward"), nb::arg("stream") = 0);
 
   m.def("is_channels_last", &tessera::is_channels_last, nb::arg("shape"), nb::arg("strides"));
   m.def("set_num_threads", &tessera::set_num_threads, nb::arg("num_threads"));

@@ -14,6 +14,12 @@ from . import cuda
 from ._core import get_num_threads as _get_num_threads
 from ._core import set_num_threads as _set_num_threads
 from ._interpolate import interpolate, interpolate_backward, output_shape
+from ._region import (
+    interpolate_backward_region,
+    interpolate_region,
+    required_grad_output_region,
+    required_input_region,
+)
 
 __version__ = "0.1.0"
 
@@ -21,6 +27,10 @@ __all__ = [
     "interpolate",
     "interpolate_backward",
     "output_shape",
+    "required_input_region",
+    "interpolate_region",
+    "required_grad_output_region",
+    "interpolate_backward_region",
     "set_num_threads",
     "get_num_threads",
     "cuda",
