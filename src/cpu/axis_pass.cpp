@@ -86,6 +86,15 @@ void gather_across(const StridedArray& src, const StridedArray& dst, int axis, c
       const Src* x = in + src_offset + table.first[j] * in_step;
       if (n == 0) {
         for (std::int64_t i = 0; i < row_len; ++i) acc[i] = T(0);
+      } else if (in_inner == 1) {
+        // Contiguous rows: the same operations, in a loop the compiler vectorises.
+        T* a = acc.data();
+        for (std::int64_t i = 0; i < row_len; ++i) a[i] = load_as<T>(x[i]) * w[0];
+        for (std::int64_t k = 1; k < n; ++k) {
+          const Src* xk = x + k * in_step;
+          const T wk = w[k];
+          for (std::int64_t i = 0; i < row_len; ++i) a[i] = a[i] + load_as<T>(xk[i]) * wk;
+        }
       } else {
         for (std::int64_t i = 0; i < row_len; ++i) acc[i] = load_as<T>(x[i * in_inner]) * w[0];
         for (std::int64_t k = 1; k < n; ++k) {
@@ -95,7 +104,11 @@ void gather_across(const StridedArray& src, const StridedArray& dst, int axis, c
         }
       }
       Dst* y = out + dst_offset + j * out_step;
-      for (std::int64_t i = 0; i < row_len; ++i) y[i * out_inner] = store_as<Dst>(acc[i]);
+      if (out_inner == 1) {
+        for (std::int64_t i = 0; i < row_len; ++i) y[i] = store_as<Dst>(acc[i]);
+      } else {
+        for (std::int64_t i = 0; i < row_len; ++i) y[i * out_inner] = store_as<Dst>(acc[i]);
+      }
     }
   });
 }
