@@ -5,9 +5,9 @@
 #include <cstdlib>
 #include <memory>
 #include <new>
-#include <numeric>
 
 #include "cpu/axis_pass.hpp"
+#include "plan/buffer_layout.hpp"
 #include "plan/resize_spec.hpp"
 #include "tessera/error.hpp"
 
@@ -24,15 +24,6 @@ StridedArray strided(const TensorView& view) {
     a.strides[d] = view.strides[d];
   }
   return a;
-}
-
-// Dims from outermost to innermost in the input's memory (stable for equal strides).
-std::vector<int> memory_order(const TensorView& view) {
-  std::vector<int> order(view.ndim());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int a, int b) { return std::llabs(view.strides[a]) > std::llabs(view.strides[b]); });
-  return order;
 }
 
 template <typename T>
@@ -54,11 +45,10 @@ Buffer<T> allocate_buffer(const std::vector<std::int64_t>& shape, const std::vec
   buffer.array.data = buffer.data.get();
   buffer.array.dtype = sizeof(T) == 8 ? DType::float64 : DType::float32;
   buffer.array.ndim = static_cast<int>(shape.size());
-  std::int64_t stride = 1;
-  for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    buffer.array.shape[*it] = shape[*it];
-    buffer.array.strides[*it] = stride;
-    stride *= shape[*it];
+  const std::vector<std::int64_t> strides = plan::dense_strides(shape, order);
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    buffer.array.shape[d] = shape[d];
+    buffer.array.strides[d] = strides[d];
   }
   return buffer;
 }
@@ -78,7 +68,7 @@ void execute_plan(const plan::ResamplePlan<T>& plan, const TensorView& in, const
     run_axis_pass<T>(src, dst, 0, identity.finish());
     return;
   }
-  const std::vector<int> order = memory_order(in);
+  const std::vector<int> order = plan::memory_order(in.strides);
   std::vector<std::int64_t> shape = plan.in_shape;
   Buffer<T> current;
   for (std::size_t p = 0; p < plan.passes.size(); ++p) {

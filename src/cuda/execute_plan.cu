@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
-#include <numeric>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -13,6 +12,7 @@
 #include "cuda/axis_pass.cuh"
 #include "cuda/backend.hpp"
 #include "cuda/fused_pair.cuh"
+#include "plan/buffer_layout.hpp"
 #include "plan/resize_spec.hpp"
 #include "tessera/error.hpp"
 
@@ -124,22 +124,12 @@ DeviceArray buffer_array(const std::vector<std::int64_t>& shape, const std::vect
   DeviceArray a;
   a.dtype = dtype;
   a.ndim = static_cast<int>(shape.size());
-  std::int64_t stride = 1;
-  for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    a.shape[*it] = shape[*it];
-    a.strides[*it] = stride;
-    stride *= shape[*it];
+  const std::vector<std::int64_t> strides = plan::dense_strides(shape, order);
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    a.shape[d] = shape[d];
+    a.strides[d] = strides[d];
   }
   return a;
-}
-
-// Dims from outermost to innermost in the input's memory (as the CPU backend orders its buffers).
-std::vector<int> memory_order(const TensorView& view) {
-  std::vector<int> order(view.ndim());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int a, int b) { return std::llabs(view.strides[a]) > std::llabs(view.strides[b]); });
-  return order;
 }
 
 }  // namespace
@@ -170,7 +160,7 @@ void execute_plan(const plan::ResamplePlan<T>& plan, const TensorView& in, const
     launch_axis_pass<T>(src, dst, 0, up.taps, stream);
     return;
   }
-  const std::vector<int> order = memory_order(in);
+  const std::vector<int> order = plan::memory_order(in.strides);
   std::vector<std::int64_t> shape = plan.in_shape;
   std::vector<UploadedTaps<T>> uploads;
   for (const auto& pass : plan.passes) uploads.push_back(upload(pass.table, stream));

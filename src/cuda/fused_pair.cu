@@ -30,6 +30,26 @@ struct TileGeometry {
   const std::int64_t* range = nullptr;  // per tile along the first pass's axis: [begin, end) of its input
 };
 
+// The output tile of this block: plane, tile indices, first row and column, and its extent.
+struct Tile {
+  std::int64_t plane, tr, tc, r0, c0;
+  int row_count, width;
+};
+
+__device__ inline Tile block_tile(const PlaneGeometry& g, const TileGeometry& tiles) {
+  Tile t;
+  std::int64_t flat = blockIdx.x;
+  t.tc = flat % tiles.tiles_c;
+  flat /= tiles.tiles_c;
+  t.tr = flat % tiles.tiles_r;
+  t.plane = flat / tiles.tiles_r;
+  t.r0 = t.tr * tiles.tile_rows;
+  t.c0 = t.tc * tiles.tile_cols;
+  t.row_count = static_cast<int>(min(static_cast<std::int64_t>(tiles.tile_rows), g.out_rows - t.r0));
+  t.width = static_cast<int>(min(static_cast<std::int64_t>(tiles.tile_cols), g.out_cols - t.c0));
+  return t;
+}
+
 // Threads are laid out as blockDim.x output columns by blockDim.y rows, so per-column table entries are
 // loaded once per thread and per-row entries are the same for a whole warp; no index needs a division.
 
@@ -41,17 +61,11 @@ __global__ void fused_cols_then_rows(const Src* __restrict__ src, Dst* __restric
                                      TileGeometry tiles, DeviceTaps<T> cols, DeviceTaps<T> rows) {
   extern __shared__ unsigned char shared_bytes[];
   T* t = reinterpret_cast<T*>(shared_bytes);
-  std::int64_t flat = blockIdx.x;
-  const std::int64_t tc = flat % tiles.tiles_c;
-  flat /= tiles.tiles_c;
-  const std::int64_t tr = flat % tiles.tiles_r;
-  const std::int64_t p = flat / tiles.tiles_r;
-  const std::int64_t r0 = tr * tiles.tile_rows;
-  const int row_count = static_cast<int>(min(static_cast<std::int64_t>(tiles.tile_rows), g.out_rows - r0));
-  const std::int64_t c0 = tc * tiles.tile_cols;
-  const int width = static_cast<int>(min(static_cast<std::int64_t>(tiles.tile_cols), g.out_cols - c0));
-  const std::int64_t a0 = tiles.range[2 * tr];
-  const int a_count = static_cast<int>(tiles.range[2 * tr + 1] - a0);
+  const Tile tile = block_tile(g, tiles);
+  const std::int64_t p = tile.plane, r0 = tile.r0, c0 = tile.c0;
+  const int row_count = tile.row_count, width = tile.width;
+  const std::int64_t a0 = tiles.range[2 * tile.tr];
+  const int a_count = static_cast<int>(tiles.range[2 * tile.tr + 1] - a0);
   const int c = threadIdx.x;
   if (c < width) {
     const RowTaps<T, K> col = load_row<T, K>(cols.first, cols.offset, cols.weights, c0 + c);
@@ -76,17 +90,11 @@ __global__ void fused_rows_then_cols(const Src* __restrict__ src, Dst* __restric
                                      TileGeometry tiles, DeviceTaps<T> rows, DeviceTaps<T> cols) {
   extern __shared__ unsigned char shared_bytes[];
   T* t = reinterpret_cast<T*>(shared_bytes);
-  std::int64_t flat = blockIdx.x;
-  const std::int64_t tc = flat % tiles.tiles_c;
-  flat /= tiles.tiles_c;
-  const std::int64_t tr = flat % tiles.tiles_r;
-  const std::int64_t p = flat / tiles.tiles_r;
-  const std::int64_t r0 = tr * tiles.tile_rows;
-  const int row_count = static_cast<int>(min(static_cast<std::int64_t>(tiles.tile_rows), g.out_rows - r0));
-  const std::int64_t c0 = tc * tiles.tile_cols;
-  const int width = static_cast<int>(min(static_cast<std::int64_t>(tiles.tile_cols), g.out_cols - c0));
-  const std::int64_t b0 = tiles.range[2 * tc];
-  const int span = static_cast<int>(tiles.range[2 * tc + 1] - b0);
+  const Tile tile = block_tile(g, tiles);
+  const std::int64_t p = tile.plane, r0 = tile.r0, c0 = tile.c0;
+  const int row_count = tile.row_count, width = tile.width;
+  const std::int64_t b0 = tiles.range[2 * tile.tc];
+  const int span = static_cast<int>(tiles.range[2 * tile.tc + 1] - b0);
   const Src* plane = src + p * g.src_plane + b0;
   for (int r = threadIdx.y; r < row_count; r += blockDim.y) {
     const RowTaps<T, K> row = load_row<T, K>(rows.first, rows.offset, rows.weights, r0 + r);
