@@ -3,6 +3,7 @@
 // "across" otherwise (whole rows of the innermost dim accumulate tap by tap).
 #include "cpu/axis_pass.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
 #include <vector>
@@ -51,7 +52,28 @@ void gather_along(const StridedArray& src, const StridedArray& dst, int axis, co
       lines.offsets(line, src, dst, src_offset, dst_offset);
       const Src* line_in = in + src_offset;
       Dst* line_out = out + dst_offset;
-      for (std::int64_t j = 0; j < out_len; ++j) {
+      // kGroup outputs at a time, their sums interleaved tap by tap: independent dependency chains
+      // keep the floating-point units busy; each output still adds its taps in table order.
+      constexpr std::int64_t kGroup = 8;
+      std::int64_t j = 0;
+      for (; j + kGroup <= out_len; j += kGroup) {
+        T acc[kGroup];
+        std::int64_t most = 0;
+        for (std::int64_t u = 0; u < kGroup; ++u) {
+          const std::int64_t n = table.taps(j + u);
+          most = std::max(most, n);
+          acc[u] = n > 0 ? load_as<T>(line_in[table.first[j + u] * in_step]) * table.row(j + u)[0] : T(0);
+        }
+        for (std::int64_t k = 1; k < most; ++k) {
+          for (std::int64_t u = 0; u < kGroup; ++u) {
+            if (k < table.taps(j + u)) {
+              acc[u] = acc[u] + load_as<T>(line_in[(table.first[j + u] + k) * in_step]) * table.row(j + u)[k];
+            }
+          }
+        }
+        for (std::int64_t u = 0; u < kGroup; ++u) line_out[(j + u) * out_step] = store_as<Dst>(acc[u]);
+      }
+      for (; j < out_len; ++j) {
         const std::int64_t n = table.taps(j);
         const T* w = table.row(j);
         const Src* x = line_in + table.first[j] * in_step;
