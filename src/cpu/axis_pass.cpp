@@ -135,8 +135,46 @@ void gather_across(const StridedArray& src, const StridedArray& dst, int axis, c
   });
 }
 
+// Merges the dims that lie inside the axis in dst's memory order into one dim when they form a dense
+// block in both arrays (e.g. W and C of channels-last data when resampling H), so that the row loop runs
+// over long contiguous rows. Element values and their order of operations are unchanged.
+void merge_inner_block(StridedArray& src, StridedArray& dst, int& axis) {
+  std::array<int, kMaxDims> inner{};
+  int count = 0;
+  for (int d = 0; d < dst.ndim; ++d) {
+    if (d != axis && dst.shape[d] > 1 && std::llabs(dst.strides[d]) < std::llabs(dst.strides[axis])) inner[count++] = d;
+  }
+  if (count < 2) return;
+  std::sort(inner.begin(), inner.begin() + count,
+            [&](int a, int b) { return std::llabs(dst.strides[a]) < std::llabs(dst.strides[b]); });
+  std::int64_t length = 1;
+  for (int k = 0; k < count; ++k) {
+    const int d = inner[k];
+    if (dst.strides[d] != dst.strides[inner[0]] * length || src.strides[d] != src.strides[inner[0]] * length) return;
+    length *= dst.shape[d];
+  }
+  StridedArray s2 = src, d2 = dst;
+  s2.ndim = d2.ndim = 0;
+  int new_axis = -1;
+  for (int d = 0; d < dst.ndim; ++d) {
+    if (std::find(inner.begin(), inner.begin() + count, d) != inner.begin() + count) continue;
+    if (d == axis) new_axis = d2.ndim;
+    s2.shape[s2.ndim] = src.shape[d];
+    s2.strides[s2.ndim++] = src.strides[d];
+    d2.shape[d2.ndim] = dst.shape[d];
+    d2.strides[d2.ndim++] = dst.strides[d];
+  }
+  s2.shape[s2.ndim] = d2.shape[d2.ndim] = length;
+  s2.strides[s2.ndim++] = src.strides[inner[0]];
+  d2.strides[d2.ndim++] = dst.strides[inner[0]];
+  src = s2;
+  dst = d2;
+  axis = new_axis;
+}
+
 template <typename Src, typename Dst, typename T>
-void run_typed(const StridedArray& src, const StridedArray& dst, int axis, const plan::TapTable<T>& table) {
+void run_typed(StridedArray src, StridedArray dst, int axis, const plan::TapTable<T>& table) {
+  merge_inner_block(src, dst, axis);
   // The innermost other dim of the output (smallest stride among dims longer than 1).
   int inner = -1;
   for (int d = 0; d < dst.ndim; ++d) {
