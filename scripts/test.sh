@@ -14,7 +14,7 @@ if ! [ -f /usr/include/gtest/gtest.h ]; then
 fi
 
 python3 -m pip install -q "torch==2.13.0" numpy pillow tifffile pytest hypothesis \
-  scikit-build-core nanobind cmake ninja
+  "dask[array]" distributed zarr tqdm scikit-build-core nanobind cmake ninja
 python3 -m pip install -q --no-build-isolation -e .
 
 # The CUDA sources are compiled by the package build above; the C++ unit tests run on the CPU.

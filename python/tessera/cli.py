@@ -1,4 +1,5 @@
-"""The ``tessera`` command line: ``tessera resize``, ``tessera demo`` and ``tessera --version``.
+"""The ``tessera`` command line: ``tessera resize``, ``tessera pyramid``, ``tessera demo`` and
+``tessera --version``.
 
 Runnable as ``tessera ...`` (console script) or ``python -m tessera.cli ...``.
 """
@@ -11,6 +12,8 @@ import re
 import sys
 from typing import List, Optional, Sequence, Tuple
 
+import numpy as np
+
 import tessera
 
 #: Modes offered by ``tessera resize`` (images are 2-D, so the 2-D names of PyTorch's modes).
@@ -21,6 +24,11 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
+_MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
+_MEMORY_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+#: Default memory budget of ``tessera resize`` and ``tessera pyramid`` (bytes).
+DEFAULT_MAX_MEMORY = 2**30
 
 
 def version() -> str:
@@ -64,6 +72,17 @@ def parse_scale(text: str):
     if not all(v > 0 and v != float("inf") for v in values):
         raise argparse.ArgumentTypeError(f"scale factors must be positive and finite, got {text!r}")
     return values[0] if len(values) == 1 else tuple(values)
+
+
+def parse_memory(text: str) -> int:
+    """``'1G'``, ``'512M'``, ``'256MiB'``, ``'64k'`` or a number of bytes -> bytes (binary units)."""
+    m = _MEMORY_RE.match(text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"expected a size such as 1G, 512M or 1048576, got {text!r}")
+    value = int(float(m.group(1)) * _MEMORY_UNITS[m.group(2).lower()])
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"the memory budget must be positive, got {text!r}")
+    return value
 
 
 def parse_threads(text: str) -> int:
@@ -111,7 +130,49 @@ def build_parser() -> argparse.ArgumentParser:
         help="align_corners=True (bilinear, bicubic and cubic only)",
     )
     p.add_argument("--threads", type=parse_threads, metavar="N", help="number of threads (default: tessera's)")
+    p.add_argument(
+        "--max-memory",
+        type=parse_memory,
+        default=DEFAULT_MAX_MEMORY,
+        metavar="SIZE",
+        help="memory budget, e.g. 512M or 4G (default: 1G); a TIFF whose resize needs more is streamed "
+        "tile by tile (tessera.tiled) instead of read whole",
+    )
     p.set_defaults(func=cmd_resize, subparser=p)
+
+    py = sub.add_parser(
+        "pyramid",
+        help="write a multiscale image pyramid (OME-Zarr)",
+        description="Write a multiscale pyramid of an image as an OME-Zarr group (Zarr format 2, OME-NGFF "
+        "0.4): level 0 is the image, level k the image resized to floor(size / 2**k) with tessera, in "
+        "bounded memory. Arrays are (c, y, x), or (y, x) for grayscale, in the image's dtype. Levels already "
+        "complete are skipped when the command is run again.",
+    )
+    py.add_argument("input", metavar="IN", help="input image (.tif read lazily; .png, .jpg, ...)")
+    py.add_argument("output", metavar="OUT", help="output zarr group (a directory, e.g. image.zarr)")
+    py.add_argument("--levels", type=parse_threads, required=True, metavar="K", help="number of levels, 0 to K-1")
+    py.add_argument("--mode", default="area", choices=RESIZE_MODES, help="interpolation mode (default: area)")
+    py.add_argument(
+        "--antialias", action="store_true", help="antialias (bilinear, bicubic, cubic; required by lanczos)"
+    )
+    src = py.add_mutually_exclusive_group()
+    src.add_argument(
+        "--from-previous", dest="source", action="store_const", const="previous",
+        help="compute level k from level k-1 (default)",
+    )
+    src.add_argument(
+        "--from-full", dest="source", action="store_const", const="full",
+        help="compute every level from level 0 (the full-resolution image)",
+    )
+    py.set_defaults(source="previous")
+    py.add_argument(
+        "--max-memory", type=parse_memory, default=DEFAULT_MAX_MEMORY, metavar="SIZE",
+        help="memory budget, e.g. 512M or 4G (default: 1G)",
+    )
+    py.add_argument("--chunk", type=parse_threads, default=512, metavar="N", help="zarr chunk side (default: 512)")
+    py.add_argument("--threads", type=parse_threads, metavar="N", help="number of threads (default: tessera's)")
+    py.add_argument("--no-progress", action="store_true", help="no progress bars")
+    py.set_defaults(func=cmd_pyramid, subparser=py)
 
     d = sub.add_parser(
         "demo",
@@ -148,6 +209,30 @@ def cmd_resize(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     if args.threads:
         tessera.set_num_threads(args.threads)
 
+    options = dict(
+        size=args.size,
+        scale=args.scale,
+        mode=args.mode,
+        antialias=args.antialias,
+        align_corners=True if args.align_corners else None,
+    )
+    if imageio.is_tiff(args.input):
+        try:
+            view = imageio.open_image_lazy(args.input)
+        except imageio.ImageFormatError as exc:
+            parser.error(str(exc))
+        except Exception:  # unreadable here: read_image below reports it
+            view = None
+        if view is not None:
+            with view:
+                _, c, h, w = view.shape
+                try:  # options tessera rejects are reported before a large image is read
+                    imageio.output_size((h, w, c), **options)
+                except (ValueError, TypeError) as exc:
+                    parser.error(str(exc))
+                if _resize_bytes(view, options) > args.max_memory:
+                    return _resize_tiled(args, parser, view, options)
+
     try:
         image = imageio.read_image(args.input)
     except imageio.ImageFormatError as exc:
@@ -156,13 +241,6 @@ def cmd_resize(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         _error(f"cannot read {args.input}: {exc}")
         return EXIT_FAILURE
 
-    options = dict(
-        size=args.size,
-        scale=args.scale,
-        mode=args.mode,
-        antialias=args.antialias,
-        align_corners=True if args.align_corners else None,
-    )
     try:
         out_h, out_w = imageio.output_size(image.shape, **options)
     except (ValueError, TypeError) as exc:  # an option combination tessera rejects
@@ -178,8 +256,98 @@ def cmd_resize(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         return EXIT_FAILURE
 
     h, w, c = image.shape
-    print(f"{args.input} ({h}x{w}, {c} channel{'s' if c != 1 else ''}, {image.dtype}) -> "
-          f"{args.output} ({out_h}x{out_w}, {args.mode}{', antialias' if args.antialias else ''})")
+    _report_resize(args, h, w, c, image.dtype, out_h, out_w, "")
+    return EXIT_OK
+
+
+def _report_resize(args, h, w, c, dtype, out_h, out_w, how: str) -> None:
+    print(f"{args.input} ({h}x{w}, {c} channel{'s' if c != 1 else ''}, {dtype}) -> "
+          f"{args.output} ({out_h}x{out_w}, {args.mode}{', antialias' if args.antialias else ''}{how})")
+
+
+def _resize_bytes(view, options) -> int:
+    """What resizing the image in memory would hold: the image, its float copy, the result in float and
+    in the image's dtype (a rough upper bound; 0 when the options are invalid, reported later)."""
+    from tessera import imageio
+
+    _, c, h, w = view.shape
+    dtype = np.dtype(view.dtype)
+    try:
+        out_h, out_w = imageio.output_size((h, w, c), **options)
+        work = imageio._work_dtype(dtype)
+    except (ValueError, TypeError):
+        return 0
+    return h * w * c * (dtype.itemsize + work.itemsize) + out_h * out_w * c * (work.itemsize + dtype.itemsize)
+
+
+def _resize_tiled(args, parser, view, options) -> int:
+    """`tessera resize` of a TIFF larger than --max-memory: read it lazily, write the result tile by tile
+    (into a memory-mapped TIFF, or into memory for the other formats), bitwise as the in-memory path."""
+    from tessera import imageio, tiled
+
+    _, c, h, w = view.shape
+    dtype = np.dtype(view.dtype).newbyteorder("=")
+    out_h, out_w = imageio.output_size((h, w, c), **options)
+    kw = dict(  # the arguments resize_image gives tessera.interpolate
+        size=imageio._pair(options["size"], "size"),
+        scale_factor=imageio._pair(options["scale"], "scale"),
+        mode=args.mode,
+        antialias=args.antialias,
+        align_corners=options["align_corners"],
+    )
+    if imageio.is_tiff(args.output):
+        try:
+            dst = imageio.create_tiff_memmap(args.output, out_h, out_w, c, dtype)
+        except OSError as exc:
+            _error(f"cannot write {args.output}: {exc}")
+            return EXIT_FAILURE
+        with dst:
+            tiled.interpolate(view, dst, max_memory=args.max_memory, **kw)
+    else:
+        result = np.empty((out_h, out_w, c), dtype=dtype)
+        tiled.interpolate(view, tiled.ImageView(result, "yxc"), max_memory=args.max_memory, **kw)
+        try:
+            imageio.write_image(args.output, result)
+        except imageio.ImageFormatError as exc:
+            parser.error(str(exc))
+        except OSError as exc:
+            _error(f"cannot write {args.output}: {exc}")
+            return EXIT_FAILURE
+    _report_resize(args, h, w, c, dtype, out_h, out_w, ", tiled")
+    return EXIT_OK
+
+
+def cmd_pyramid(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from tessera import imageio
+    from tessera.pyramid import build_pyramid
+
+    if not os.path.isfile(args.input):
+        parser.error(f"input file not found: {args.input}")
+    out_dir = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(out_dir):
+        parser.error(f"output directory does not exist: {out_dir}")
+    if args.threads:
+        tessera.set_num_threads(args.threads)
+    try:
+        build_pyramid(
+            args.input,
+            args.output,
+            args.levels,
+            mode=args.mode,
+            antialias=args.antialias,
+            source=args.source,
+            max_memory=args.max_memory,
+            chunk=args.chunk,
+            progress=False if args.no_progress else None,
+            log=lambda line: print(f"{args.output}: {line}"),
+        )
+    except imageio.ImageFormatError as exc:
+        parser.error(str(exc))
+    except (ValueError, TypeError) as exc:  # too many levels, an option combination tessera rejects
+        parser.error(str(exc))
+    except OSError as exc:
+        _error(f"cannot write {args.output}: {exc}")
+        return EXIT_FAILURE
     return EXIT_OK
 
 

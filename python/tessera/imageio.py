@@ -24,6 +24,8 @@ __all__ = [
     "write_image",
     "resize_image",
     "as_nchw",
+    "open_image_lazy",
+    "create_tiff_memmap",
 ]
 
 TIFF_EXTENSIONS = (".tif", ".tiff")
@@ -91,6 +93,78 @@ def _read_tiff(path: str) -> np.ndarray:
     if array.dtype == np.bool_:
         array = array.astype(np.uint8)
     return np.ascontiguousarray(array.astype(array.dtype.newbyteorder("="), copy=False))
+
+
+def _tiff_view_axes(axes: str, shape) -> str:
+    """The ImageView axes of a TIFF series, by the rule of _read_tiff: length-1 axes other than Y and X
+    are dropped ('_'), and the one axis left besides Y and X holds the channels."""
+    out = []
+    for ax, n in zip(axes, shape):
+        if ax in "YX":
+            out.append(ax.lower())
+        elif n == 1:
+            out.append("_")
+        else:
+            out.append("c")
+    kept = "".join(a for a in out if a != "_")
+    if kept not in ("yx", "cyx", "yxc"):
+        raise ImageFormatError(
+            f"TIFF with axes {axes!r} and shape {tuple(shape)} is not a single 2-D image "
+            "(multi-page stacks and volumes are not supported)"
+        )
+    return "".join(out)
+
+
+def open_image_lazy(path: Union[str, os.PathLike]):
+    """A TIFF's image as a lazy ``(1, C, H, W)`` :class:`tessera.tiled.ImageView` that reads only the
+    boxes asked for: memory-mapped when the image data is uncompressed and contiguous, else through
+    tifffile's zarr store (``imread(..., aszarr=True)``, needs zarr), one strip or tile at a time.
+    ``close()`` it (or use ``with``) when done."""
+    import tifffile
+
+    from tessera.tiled import ImageView
+
+    path = os.fspath(path)
+    with tifffile.TiffFile(path) as tif:
+        series = tif.series[0]
+        axes = _tiff_view_axes(series.axes, series.shape)
+    try:
+        array = tifffile.memmap(path, mode="r")
+    except ValueError:  # compressed or not contiguous: read it through the zarr store
+        import zarr
+
+        store = tifffile.imread(path, aszarr=True)
+        try:
+            array = zarr.open(store, mode="r")
+        except Exception:
+            store.close()
+            raise
+        return ImageView(array, axes, closer=store.close)
+    if tuple(array.shape) != tuple(series.shape):
+        array = array.reshape(series.shape)
+    return ImageView(array, axes)
+
+
+def create_tiff_memmap(path: Union[str, os.PathLike], height: int, width: int, channels: int, dtype):
+    """Creates an uncompressed TIFF for an ``(height, width, channels)`` image, with the photometric
+    interpretation ``write_image`` would give it, and returns it as a writable ``(1, C, H, W)``
+    :class:`tessera.tiled.ImageView` of a ``numpy.memmap`` (flushed and released by ``close()``)."""
+    import tifffile
+
+    from tessera.tiled import ImageView
+
+    dtype = np.dtype(dtype)
+    if channels == 1:
+        array = tifffile.memmap(os.fspath(path), shape=(height, width), dtype=dtype, photometric="minisblack")
+        axes = "yx"
+    else:
+        photometric = "rgb" if channels in (3, 4) and dtype in (np.uint8, np.uint16) else "minisblack"
+        array = tifffile.memmap(
+            os.fspath(path), shape=(height, width, channels), dtype=dtype, photometric=photometric,
+            planarconfig="contig",
+        )
+        axes = "yxc"
+    return ImageView(array, axes, closer=array.flush)
 
 
 def _read_pillow(path: str) -> np.ndarray:
