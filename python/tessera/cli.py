@@ -10,7 +10,7 @@ import argparse
 import os
 import re
 import sys
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
