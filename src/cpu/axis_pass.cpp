@@ -38,6 +38,11 @@ struct DimWalker {
   }
 };
 
+// Lines resampled together: their samples are interleaved in a scratch block (sample k of line l at
+// k * kLines + l), so each tap is one multiply and one add over kLines adjacent values, which the
+// compiler vectorises. Every output is still its own sum of taps in table order.
+constexpr std::int64_t kLines = 8;
+
 template <typename Src, typename Dst, typename T>
 void gather_along(const StridedArray& src, const StridedArray& dst, int axis, const plan::TapTable<T>& table,
                   const DimWalker& lines) {
@@ -45,41 +50,41 @@ void gather_along(const StridedArray& src, const StridedArray& dst, int axis, co
   Dst* out = static_cast<Dst*>(dst.data);
   const std::int64_t in_step = src.strides[axis];
   const std::int64_t out_step = dst.strides[axis];
-  const std::int64_t out_len = table.out_len;
-  parallel_for(lines.total(), out_len * table.max_taps(), [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t line = begin; line < end; ++line) {
-      std::int64_t src_offset, dst_offset;
-      lines.offsets(line, src, dst, src_offset, dst_offset);
-      const Src* line_in = in + src_offset;
-      Dst* line_out = out + dst_offset;
-      // kGroup outputs at a time, their sums interleaved tap by tap: independent dependency chains
-      // keep the floating-point units busy; each output still adds its taps in table order.
-      constexpr std::int64_t kGroup = 8;
-      std::int64_t j = 0;
-      for (; j + kGroup <= out_len; j += kGroup) {
-        T acc[kGroup];
-        std::int64_t most = 0;
-        for (std::int64_t u = 0; u < kGroup; ++u) {
-          const std::int64_t n = table.taps(j + u);
-          most = std::max(most, n);
-          acc[u] = n > 0 ? load_as<T>(line_in[table.first[j + u] * in_step]) * table.row(j + u)[0] : T(0);
-        }
-        for (std::int64_t k = 1; k < most; ++k) {
-          for (std::int64_t u = 0; u < kGroup; ++u) {
-            if (k < table.taps(j + u)) {
-              acc[u] = acc[u] + load_as<T>(line_in[(table.first[j + u] + k) * in_step]) * table.row(j + u)[k];
-            }
-          }
-        }
-        for (std::int64_t u = 0; u < kGroup; ++u) line_out[(j + u) * out_step] = store_as<Dst>(acc[u]);
+  const std::int64_t in_len = table.in_len, out_len = table.out_len;
+  const std::int64_t blocks = (lines.total() + kLines - 1) / kLines;
+  parallel_for(blocks, kLines * out_len * table.max_taps(), [&](std::int64_t begin, std::int64_t end) {
+    std::vector<T> samples(static_cast<std::size_t>(in_len * kLines));
+    const Src* line_in[kLines];
+    Dst* line_out[kLines];
+    for (std::int64_t block = begin; block < end; ++block) {
+      const std::int64_t first_line = block * kLines;
+      const std::int64_t count = std::min(kLines, lines.total() - first_line);
+      for (std::int64_t l = 0; l < kLines; ++l) {
+        std::int64_t src_offset, dst_offset;
+        // A short last block repeats its last line; only real lines are stored.
+        lines.offsets(first_line + std::min(l, count - 1), src, dst, src_offset, dst_offset);
+        line_in[l] = in + src_offset;
+        line_out[l] = out + dst_offset;
       }
-      for (; j < out_len; ++j) {
+      T* x = samples.data();
+      for (std::int64_t k = 0; k < in_len; ++k) {
+        for (std::int64_t l = 0; l < kLines; ++l) x[k * kLines + l] = load_as<T>(line_in[l][k * in_step]);
+      }
+      for (std::int64_t j = 0; j < out_len; ++j) {
         const std::int64_t n = table.taps(j);
         const T* w = table.row(j);
-        const Src* x = line_in + table.first[j] * in_step;
-        T acc = n > 0 ? load_as<T>(x[0]) * w[0] : T(0);
-        for (std::int64_t k = 1; k < n; ++k) acc = acc + load_as<T>(x[k * in_step]) * w[k];
-        line_out[j * out_step] = store_as<Dst>(acc);
+        const T* xj = x + table.first[j] * kLines;
+        T acc[kLines];
+        if (n == 0) {
+          for (std::int64_t l = 0; l < kLines; ++l) acc[l] = T(0);
+        } else {
+          for (std::int64_t l = 0; l < kLines; ++l) acc[l] = xj[l] * w[0];
+          for (std::int64_t k = 1; k < n; ++k) {
+            const T wk = w[k];
+            for (std::int64_t l = 0; l < kLines; ++l) acc[l] = acc[l] + xj[k * kLines + l] * wk;
+          }
+        }
+        for (std::int64_t l = 0; l < count; ++l) line_out[l][j * out_step] = store_as<Dst>(acc[l]);
       }
     }
   });

@@ -1,7 +1,8 @@
 // resample_plan.hpp — the whole operation as an ordered list of single-axis passes.
 //
 // The order is a fixed function of the problem (never of threads or tiling): the pass that shrinks the
-// data most runs first, ties going to the outermost axis. Backward runs the transposed tables under the
+// data most runs first; among passes that scale alike, the innermost runs first when they enlarge and
+// last when they shrink. Backward runs the transposed tables under the
 // same rule, so a large grad_output is reduced before anything else touches it.
 #pragma once
 
