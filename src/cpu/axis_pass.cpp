@@ -104,10 +104,14 @@ void gather_across(const StridedArray& src, const StridedArray& dst, int axis, c
   const std::int64_t items = outer.total() * out_len;
   parallel_for(items, row_len * table.max_taps(), [&](std::int64_t begin, std::int64_t end) {
     std::vector<T> acc(static_cast<std::size_t>(row_len));
+    std::int64_t current_outer = -1, src_offset = 0, dst_offset = 0;
     for (std::int64_t item = begin; item < end; ++item) {
       const std::int64_t j = item % out_len;
-      std::int64_t src_offset, dst_offset;
-      outer.offsets(item / out_len, src, dst, src_offset, dst_offset);
+      // Consecutive items share their outer index: decode it only when it changes.
+      if (item / out_len != current_outer) {
+        current_outer = item / out_len;
+        outer.offsets(current_outer, src, dst, src_offset, dst_offset);
+      }
       const std::int64_t n = table.taps(j);
       const T* w = table.row(j);
       const Src* x = in + src_offset + table.first[j] * in_step;
