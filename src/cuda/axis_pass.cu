@@ -1,9 +1,11 @@
 // axis_pass.cu — CUDA kernels for one axis pass.
 //
-// Fast path: when the output's dims, taken in its memory order, split into [outer | axis | inner] blocks
-// that are each dense in both arrays (always true for our buffers and for contiguous or channels-last
-// user arrays), a thread's flat index decodes with two divisions. Otherwise a general kernel decodes
-// every dim. Both compute each element exactly as the CPU does.
+// When the output's dims, taken in its memory order, split into [outer | axis | inner] blocks that are
+// each dense in both arrays (always true for our buffers and for contiguous or channels-last user
+// arrays), one of two kernels runs: "rows" (a block row per output row, coalesced across the inner dims)
+// or, when the axis is the innermost and contiguous, "lines" (whole input lines staged in shared memory).
+// Otherwise a general kernel decodes every dim of each element. All compute each element exactly as the
+// CPU does.
 #include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
