@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "cpu/axis_pass.hpp"
 #include "cpu/thread_pool.hpp"
 #include "execute.hpp"
 #include "plan/resample_plan.hpp"
@@ -104,6 +105,8 @@ int cuda_device_count() {
   return 0;
 #endif
 }
+
+const char* cpu_target() { return cpu::cpu_target(); }
 
 void set_num_threads(int num_threads) { cpu::set_num_threads(num_threads); }
 int get_num_threads() { return cpu::get_num_threads(); }

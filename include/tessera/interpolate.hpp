@@ -66,6 +66,10 @@ void interpolate_backward(const TensorView& grad_output, const TensorView& grad_
 bool built_with_cuda();
 int cuda_device_count();
 
+// The CPU kernels in use: "avx2" or "baseline" (TESSERA_CPU_TARGET=baseline in the environment forces
+// the latter). Every target computes the same bits.
+const char* cpu_target();
+
 // Threads used by CPU kernels (default: hardware concurrency). Results never depend on it.
 void set_num_threads(int num_threads);
 int get_num_threads();

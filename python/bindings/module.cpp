@@ -181,6 +181,7 @@ NB_MODULE(_core, m) {
       nb::arg("size").none(), nb::arg("scale_factor").none(), nb::arg("mode"), nb::arg("align_corners").none(),
       nb::arg("recompute_scale_factor").none(), nb::arg("antialias"), nb::arg("backward"), nb::arg("stream") = 0);
 
+  m.def("cpu_target", &tessera::cpu_target);
   m.def("is_channels_last", &tessera::is_channels_last, nb::arg("shape"), nb::arg("strides"));
   m.def("set_num_threads", &tessera::set_num_threads, nb::arg("num_threads"));
   m.def("get_num_threads", &tessera::get_num_threads);

@@ -11,7 +11,14 @@
 #include "core/half_float.hpp"
 #include "cpu/thread_pool.hpp"
 
-namespace tessera::cpu {
+// This file is compiled once per CPU target (see CMakeLists.txt): TESSERA_CPU_TARGET names the namespace
+// of each copy, and axis_pass_dispatch.cpp picks one at run time. The copies differ only in vector width;
+// every element is computed with the same operations, so all targets give the same bits.
+#ifndef TESSERA_CPU_TARGET
+#define TESSERA_CPU_TARGET baseline
+#endif
+
+namespace tessera::cpu::TESSERA_CPU_TARGET {
 namespace {
 
 // Offsets of a flat index over a subset of dims (last listed dim fastest).
@@ -154,8 +161,12 @@ void merge_inner_block(StridedArray& src, StridedArray& dst, int& axis) {
     if (d != axis && dst.shape[d] > 1 && std::llabs(dst.strides[d]) < std::llabs(dst.strides[axis])) inner[count++] = d;
   }
   if (count < 2) return;
-  std::sort(inner.begin(), inner.begin() + count,
-            [&](int a, int b) { return std::llabs(dst.strides[a]) < std::llabs(dst.strides[b]); });
+  // Innermost first (insertion sort of at most kMaxDims entries).
+  for (int k = 1; k < count; ++k) {
+    for (int m = k; m > 0 && std::llabs(dst.strides[inner[m]]) < std::llabs(dst.strides[inner[m - 1]]); --m) {
+      std::swap(inner[m], inner[m - 1]);
+    }
+  }
   std::int64_t length = 1;
   for (int k = 0; k < count; ++k) {
     const int d = inner[k];
@@ -236,4 +247,4 @@ void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, c
 template void run_axis_pass<float>(const StridedArray&, const StridedArray&, int, const plan::TapTable<float>&);
 template void run_axis_pass<double>(const StridedArray&, const StridedArray&, int, const plan::TapTable<double>&);
 
-}  // namespace tessera::cpu
+}  // namespace tessera::cpu::TESSERA_CPU_TARGET
