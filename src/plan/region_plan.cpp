@@ -19,7 +19,12 @@ const TapTable<T>* table_of_dim(const ResamplePlan<T>& plan, int dim) {
 }
 
 std::string range_string(std::int64_t start, std::int64_t stop) {
-  return "[" + std::to_string(start) + ", " + std::to_string(stop) + ")";
+  std::string s = "[";
+  s += std::to_string(start);
+  s += ", ";
+  s += std::to_string(stop);
+  s += ")";
+  return s;
 }
 
 void check_region(const Region& region, const std::vector<std::int64_t>& shape, const char* name) {
