@@ -125,13 +125,19 @@ void gather_across(const StridedArray& src, const StridedArray& dst, int axis, c
       if (n == 0) {
         for (std::int64_t i = 0; i < row_len; ++i) acc[i] = T(0);
       } else if (in_inner == 1) {
-        // Contiguous rows: the same operations, in a loop the compiler vectorises.
-        T* a = acc.data();
-        for (std::int64_t i = 0; i < row_len; ++i) a[i] = load_as<T>(x[i]) * w[0];
-        for (std::int64_t k = 1; k < n; ++k) {
-          const Src* xk = x + k * in_step;
-          const T wk = w[k];
-          for (std::int64_t i = 0; i < row_len; ++i) a[i] = a[i] + load_as<T>(xk[i]) * wk;
+        // Contiguous rows: the same operations, in loops the compiler vectorises, over blocks of the row
+        // small enough for the accumulators to stay in the L1 cache while the taps stream past.
+        constexpr std::int64_t kBlock = 2048;
+        for (std::int64_t b0 = 0; b0 < row_len; b0 += kBlock) {
+          T* a = acc.data() + b0;
+          const std::int64_t len = std::min(kBlock, row_len - b0);
+          const Src* xb = x + b0;
+          for (std::int64_t i = 0; i < len; ++i) a[i] = load_as<T>(xb[i]) * w[0];
+          for (std::int64_t k = 1; k < n; ++k) {
+            const Src* xk = xb + k * in_step;
+            const T wk = w[k];
+            for (std::int64_t i = 0; i < len; ++i) a[i] = a[i] + load_as<T>(xk[i]) * wk;
+          }
         }
       } else {
         for (std::int64_t i = 0; i < row_len; ++i) acc[i] = load_as<T>(x[i * in_inner]) * w[0];
