@@ -6,7 +6,7 @@
 #include "cpu/axis_pass.hpp"
 #include "cpu/thread_pool.hpp"
 #include "execute.hpp"
-#include "plan/resample_plan.hpp"
+#include "plan/plan_cache.hpp"
 #include "plan/resize_spec.hpp"
 #include "tessera/error.hpp"
 
@@ -32,11 +32,9 @@ constexpr ModeName kModeNames[] = {
 void resample(const plan::ResizeSpec& spec, bool backward, const TensorView& from, const TensorView& to,
               void* cuda_stream) {
   if (from.dtype == DType::float64) {
-    execute<double>(backward ? plan::make_backward_plan<double>(spec) : plan::make_forward_plan<double>(spec), from,
-                    to, cuda_stream);
+    execute<double>(*plan::cached_plan<double>(spec, backward), from, to, cuda_stream);
   } else {
-    execute<float>(backward ? plan::make_backward_plan<float>(spec) : plan::make_forward_plan<float>(spec), from, to,
-                   cuda_stream);
+    execute<float>(*plan::cached_plan<float>(spec, backward), from, to, cuda_stream);
   }
 }
 

@@ -1,8 +1,10 @@
 // interpolate_region.cpp — regions of interpolate and of its backward, from boxes of their inputs.
 #include <algorithm>
+#include <memory>
 #include <string>
 
 #include "execute.hpp"
+#include "plan/plan_cache.hpp"
 #include "plan/region_plan.hpp"
 #include "plan/resample_plan.hpp"
 #include "plan/resize_spec.hpp"
@@ -40,15 +42,18 @@ void check_part(const TensorView& part, const std::vector<std::int64_t>& whole_s
 }
 
 template <typename T>
-plan::ResamplePlan<T> whole_plan(const plan::ResizeSpec& spec, bool backward) {
-  return backward ? plan::make_backward_plan<T>(spec) : plan::make_forward_plan<T>(spec);
+const plan::ResamplePlan<T>& whole_plan(const plan::ResizeSpec& spec, bool backward,
+                                        std::shared_ptr<const plan::ResamplePlan<T>>& holder) {
+  holder = plan::cached_plan<T>(spec, backward);
+  return *holder;
 }
 
 template <typename T>
 void run_region(const plan::ResizeSpec& spec, bool backward, const TensorView& part,
                 const std::vector<std::int64_t>& part_start, const Region& region, const TensorView& out,
                 void* cuda_stream, const Names& names) {
-  const plan::ResamplePlan<T> whole = whole_plan<T>(spec, backward);
+  std::shared_ptr<const plan::ResamplePlan<T>> holder;
+  const plan::ResamplePlan<T>& whole = whole_plan<T>(spec, backward, holder);
   check_part(part, whole.in_shape, part_start, names);
   const std::vector<std::int64_t> lengths(part.shape.begin() + 2, part.shape.end());
   std::vector<std::int64_t> crop_start;
@@ -86,8 +91,10 @@ Region required_for_any_dtype(plan::ResizeSpec spec, bool backward, const Region
   Region united;
   for (bool channels_last : {false, true}) {
     spec.channels_last = channels_last;
-    for (const Region& r : {plan::required_region(whole_plan<double>(spec, backward), region, region_name),
-                            plan::required_region(whole_plan<float>(spec, backward), region, region_name)}) {
+    std::shared_ptr<const plan::ResamplePlan<double>> double_plan;
+    std::shared_ptr<const plan::ResamplePlan<float>> float_plan;
+    for (const Region& r : {plan::required_region(whole_plan<double>(spec, backward, double_plan), region, region_name),
+                            plan::required_region(whole_plan<float>(spec, backward, float_plan), region, region_name)}) {
       if (united.empty()) {
         united = r;
         continue;
