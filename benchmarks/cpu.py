@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import gc
-import json
 import math
 import os
 import platform
@@ -34,6 +33,8 @@ import traceback
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+
+from report_files import write_outputs
 
 IMPLS = ("tessera", "torch", "opencv")
 IMPL_NAMES = {"tessera": "tessera", "torch": "PyTorch", "opencv": "OpenCV"}
@@ -326,18 +327,6 @@ def rows_to_json(meta: dict, rows: list[Row]) -> dict:
                     "floor_share": r.floor_share(k)}
         out.append(d)
     return {"meta": meta, "rows": out}
-
-
-def write_outputs(path: str | None, meta: dict, rows: list[Row], report: str):
-    if not path:
-        return
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(report)
-    json_path = (path[:-3] if path.endswith(".md") else path) + ".json"
-    with open(json_path, "w") as f:
-        json.dump(rows_to_json(meta, rows), f, indent=1)
-    print(f"wrote {path} and {json_path}", flush=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -811,7 +800,7 @@ def main(argv=None) -> int:
     meta["elapsed_s"] = round(time.perf_counter() - started, 1)
     meta["notes"].append(f"benchmark wall time {meta['elapsed_s']} s")
     report = render_report(meta, rows)
-    write_outputs(args.out, meta, rows, report)
+    write_outputs(args.out, report, rows_to_json(meta, rows))
     print()
     print(report, flush=True)
     return 0

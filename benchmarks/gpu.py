@@ -32,6 +32,8 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
+from report_files import write_outputs
+
 # JAX must not grab most of the device at import, and must leave room for PyTorch and tessera.
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 os.environ.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", "0.30")
@@ -293,18 +295,6 @@ def rows_to_json(meta: dict, rows: list[Row]) -> dict:
             d[f"speedup_bwd_vs_{k}"] = (o.bwd.ms / t.bwd.ms) if (o.bwd.ms and t.bwd.ms) else None
         out_rows.append(d)
     return {"meta": meta, "rows": out_rows}
-
-
-def write_outputs(path: str | None, meta: dict, rows: list[Row], report: str):
-    if not path:
-        return
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(report)
-    json_path = (path[:-3] if path.endswith(".md") else path) + ".json"
-    with open(json_path, "w") as f:
-        json.dump(rows_to_json(meta, rows), f, indent=1)
-    print(f"wrote {path} and {json_path}", flush=True)
 
 
 def row_summary(row: Row) -> str:
@@ -919,7 +909,7 @@ def main_gpu(args) -> int:
     meta["elapsed_s"] = round(time.perf_counter() - started, 1)
     meta["notes"].append(f"benchmark wall time {meta['elapsed_s']} s")
     report = render_report(meta, rows)
-    write_outputs(args.out, meta, rows, report)
+    write_outputs(args.out, report, rows_to_json(meta, rows))
     print()
     print(report, flush=True)
     return 0
@@ -964,7 +954,7 @@ def self_test(args) -> int:
             rows.append(row)
             print(f"== {row_label(row)}\n" + row_summary(row))
     report = render_report(meta, rows)
-    write_outputs(args.out, meta, rows, report)
+    write_outputs(args.out, report, rows_to_json(meta, rows))
     # the JSON must round-trip
     json.loads(json.dumps(rows_to_json(meta, rows)))
     assert report.rstrip().splitlines()[-1].startswith("| "), "the table must come last"

@@ -198,9 +198,8 @@ def _error(message: str) -> None:
     print(f"tessera: error: {message}", file=sys.stderr)
 
 
-def cmd_resize(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from tessera import imageio
-
+def _check_paths_and_threads(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """The input must exist and the output's folder too (exit 2 otherwise); --threads applies."""
     if not os.path.isfile(args.input):
         parser.error(f"input file not found: {args.input}")
     out_dir = os.path.dirname(os.path.abspath(args.output))
@@ -208,6 +207,12 @@ def cmd_resize(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         parser.error(f"output directory does not exist: {out_dir}")
     if args.threads:
         tessera.set_num_threads(args.threads)
+
+
+def cmd_resize(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from tessera import imageio
+
+    _check_paths_and_threads(args, parser)
 
     options = dict(
         size=args.size,
@@ -321,13 +326,7 @@ def cmd_pyramid(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     from tessera import imageio
     from tessera.pyramid import build_pyramid
 
-    if not os.path.isfile(args.input):
-        parser.error(f"input file not found: {args.input}")
-    out_dir = os.path.dirname(os.path.abspath(args.output))
-    if not os.path.isdir(out_dir):
-        parser.error(f"output directory does not exist: {out_dir}")
-    if args.threads:
-        tessera.set_num_threads(args.threads)
+    _check_paths_and_threads(args, parser)
     try:
         build_pyramid(
             args.input,

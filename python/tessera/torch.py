@@ -201,40 +201,30 @@ _interpolate_backward_op.register_autograd(_backward_backward, setup_context=_se
 # --------------------------------------------------------------------------------------------
 
 
-def _normalize_size(size, spatial_dims: int) -> Optional[List[int]]:
-    if size is None:
+def _expand(value, spatial_dims: int, name: str, symbolic_type, convert, expected: str) -> Optional[list]:
+    """A scalar or sequence argument as one value per spatial dim; symbolic values pass through."""
+    if value is None:
         return None
-    items = list(size) if isinstance(size, (list, tuple)) else [size] * spatial_dims
+    items = list(value) if isinstance(value, (list, tuple)) else [value] * spatial_dims
     out = []
     for v in items:
-        if isinstance(v, torch.SymInt):
+        if isinstance(v, symbolic_type):
             out.append(v)
             continue
         try:
-            out.append(operator.index(v))
-        except TypeError:
-            raise TypeError(
-                f"size: expected an int or a sequence of ints, got an element of type {type(v).__name__}"
-            ) from None
+            out.append(convert(v))
+        except (TypeError, ValueError):
+            raise TypeError(f"{name}: expected {expected}, got an element of type {type(v).__name__}") from None
     return out
+
+
+def _normalize_size(size, spatial_dims: int) -> Optional[List[int]]:
+    return _expand(size, spatial_dims, "size", torch.SymInt, operator.index, "an int or a sequence of ints")
 
 
 def _normalize_scale(scale_factor, spatial_dims: int) -> Optional[List[float]]:
-    if scale_factor is None:
-        return None
-    items = list(scale_factor) if isinstance(scale_factor, (list, tuple)) else [scale_factor] * spatial_dims
-    out = []
-    for v in items:
-        if isinstance(v, torch.SymFloat):
-            out.append(v)
-            continue
-        try:
-            out.append(float(v))
-        except (TypeError, ValueError):
-            raise TypeError(
-                f"scale_factor: expected a float or a sequence of floats, got an element of type {type(v).__name__}"
-            ) from None
-    return out
+    return _expand(scale_factor, spatial_dims, "scale_factor", torch.SymFloat, float,
+                   "a float or a sequence of floats")
 
 
 def interpolate(

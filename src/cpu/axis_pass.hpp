@@ -8,20 +8,14 @@
 #include <array>
 #include <cstdint>
 
+#include "plan/buffer_layout.hpp"
 #include "plan/tap_table.hpp"
 #include "tessera/tensor_view.hpp"
 
 namespace tessera::cpu {
 
-constexpr int kMaxDims = 5;
-
-struct StridedArray {
-  void* data = nullptr;
-  DType dtype = DType::float32;
-  int ndim = 0;
-  std::array<std::int64_t, kMaxDims> shape{};
-  std::array<std::int64_t, kMaxDims> strides{};  // in elements
-};
+using plan::kMaxDims;
+using StridedArray = plan::ArrayView;
 
 // dst = table applied along `axis` of src. src and dst agree on every dim but `axis`, where
 // src.shape[axis] == table.in_len and dst.shape[axis] == table.out_len. dst must not overlap src.

@@ -14,18 +14,6 @@
 namespace tessera::cpu {
 namespace {
 
-StridedArray strided(const TensorView& view) {
-  StridedArray a;
-  a.data = view.data;
-  a.dtype = view.dtype;
-  a.ndim = view.ndim();
-  for (int d = 0; d < a.ndim; ++d) {
-    a.shape[d] = view.shape[d];
-    a.strides[d] = view.strides[d];
-  }
-  return a;
-}
-
 template <typename T>
 struct Buffer {
   std::unique_ptr<T[]> data;
@@ -42,14 +30,8 @@ Buffer<T> allocate_buffer(const std::vector<std::int64_t>& shape, const std::vec
     throw Error(ErrorKind::memory, "input", "not enough memory for an intermediate buffer of " +
                                                 std::to_string(n) + " elements");
   }
+  buffer.array = plan::dense_array_view(shape, order, sizeof(T) == 8 ? DType::float64 : DType::float32);
   buffer.array.data = buffer.data.get();
-  buffer.array.dtype = sizeof(T) == 8 ? DType::float64 : DType::float32;
-  buffer.array.ndim = static_cast<int>(shape.size());
-  const std::vector<std::int64_t> strides = plan::dense_strides(shape, order);
-  for (std::size_t d = 0; d < shape.size(); ++d) {
-    buffer.array.shape[d] = shape[d];
-    buffer.array.strides[d] = strides[d];
-  }
   return buffer;
 }
 
@@ -57,8 +39,8 @@ Buffer<T> allocate_buffer(const std::vector<std::int64_t>& shape, const std::vec
 
 template <typename T>
 void execute_plan(const plan::ResamplePlan<T>& plan, const TensorView& in, const TensorView& out) {
-  const StridedArray src = strided(in);
-  const StridedArray dst = strided(out);
+  const StridedArray src = plan::array_view(in);
+  const StridedArray dst = plan::array_view(out);
   if (plan::checked_numel(plan.out_shape, "output") == 0) return;
   if (plan.passes.empty()) {
     // Nothing to resample: an exact copy (x * 1 is exact), converting the dtype if needed.

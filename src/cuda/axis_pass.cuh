@@ -8,19 +8,13 @@
 #include <array>
 #include <cstdint>
 
+#include "plan/buffer_layout.hpp"
 #include "tessera/tensor_view.hpp"
 
 namespace tessera::cuda {
 
-constexpr int kMaxDims = 5;
-
-struct DeviceArray {
-  void* data = nullptr;
-  DType dtype = DType::float32;
-  int ndim = 0;
-  std::array<std::int64_t, kMaxDims> shape{};
-  std::array<std::int64_t, kMaxDims> strides{};
-};
+using plan::kMaxDims;
+using DeviceArray = plan::ArrayView;  // data points to device memory
 
 // A tap table in device memory.
 template <typename T>

@@ -107,31 +107,6 @@ UploadedTaps<T> upload(const plan::TapTable<T>& table, cudaStream_t stream) {
   return up;
 }
 
-DeviceArray device_array(const TensorView& view) {
-  DeviceArray a;
-  a.data = view.data;
-  a.dtype = view.dtype;
-  a.ndim = view.ndim();
-  for (int d = 0; d < a.ndim; ++d) {
-    a.shape[d] = view.shape[d];
-    a.strides[d] = view.strides[d];
-  }
-  return a;
-}
-
-// A dense buffer of `shape` laid out in `order` (outermost first); data is set by the caller.
-DeviceArray buffer_array(const std::vector<std::int64_t>& shape, const std::vector<int>& order, DType dtype) {
-  DeviceArray a;
-  a.dtype = dtype;
-  a.ndim = static_cast<int>(shape.size());
-  const std::vector<std::int64_t> strides = plan::dense_strides(shape, order);
-  for (std::size_t d = 0; d < shape.size(); ++d) {
-    a.shape[d] = shape[d];
-    a.strides[d] = strides[d];
-  }
-  return a;
-}
-
 }  // namespace
 
 int device_count() {
@@ -149,8 +124,8 @@ void execute_plan(const plan::ResamplePlan<T>& plan, const TensorView& in, const
   DeviceScope scope(in.device_index);
   keep_pool_memory(in.device_index);
   cudaStream_t stream = static_cast<cudaStream_t>(stream_handle);
-  const DeviceArray src = device_array(in);
-  const DeviceArray dst = device_array(out);
+  const DeviceArray src = plan::array_view(in);
+  const DeviceArray dst = plan::array_view(out);
   if (plan::checked_numel(plan.out_shape, "output") == 0) return;
   if (plan.passes.empty()) {
     plan::TapTableBuilder<T> identity(in.shape[0], in.shape[0]);
@@ -175,7 +150,7 @@ void execute_plan(const plan::ResamplePlan<T>& plan, const TensorView& in, const
       std::vector<std::int64_t> pair_shape = shape;
       pair_shape[plan.passes[p].dim] = plan.passes[p].table.out_len;
       pair_shape[plan.passes[p + 1].dim] = plan.passes[p + 1].table.out_len;
-      const DeviceArray pair_to = (p + 2 == plan.passes.size()) ? dst : buffer_array(pair_shape, order, buffer_dtype);
+      const DeviceArray pair_to = (p + 2 == plan.passes.size()) ? dst : plan::dense_array_view(pair_shape, order, buffer_dtype);
       if (fused_pair_fits<T>(from, pair_to, plan.passes[p].dim, plan.passes[p].table, plan.passes[p + 1].dim,
                              plan.passes[p + 1].table)) {
         count = 2;
@@ -185,7 +160,7 @@ void execute_plan(const plan::ResamplePlan<T>& plan, const TensorView& in, const
     StreamBuffer next(0, stream, "buffer");
     DeviceArray to = dst;
     if (p + count < plan.passes.size()) {
-      to = buffer_array(shape, order, buffer_dtype);
+      to = plan::dense_array_view(shape, order, buffer_dtype);
       next = StreamBuffer(static_cast<std::size_t>(plan::checked_numel(shape, "input")) * sizeof(T), stream,
                           "an intermediate buffer");
       to.data = next.data();
