@@ -10,6 +10,7 @@
 
 #include "core/half_float.hpp"
 #include "cpu/thread_pool.hpp"
+#include "cpu/tap_rows.hpp"
 
 // This file is compiled once per CPU target (see CMakeLists.txt): TESSERA_CPU_TARGET names the namespace
 // of each copy, and axis_pass_dispatch.cpp picks one at run time. The copies differ only in vector width;
@@ -45,21 +46,31 @@ struct DimWalker {
   }
 };
 
+// Splits [0, count) over the pool's threads, or runs it on the calling thread alone.
+template <typename Body>
+void run_parts(Threads threads, std::int64_t count, std::int64_t cost_per_item, const Body& body) {
+  if (threads == Threads::caller) {
+    if (count > 0) body(std::int64_t{0}, count);
+  } else {
+    parallel_for(count, cost_per_item, body);
+  }
+}
+
 // Lines resampled together: their samples are interleaved in a scratch block (sample k of line l at
 // k * kLines + l), so each tap is one multiply and one add over kLines adjacent values, which the
 // compiler vectorises. Every output is still its own sum of taps in table order.
 constexpr std::int64_t kLines = 8;
 
 template <typename Src, typename Dst, typename T>
-void gather_along(const StridedArray& src, const StridedArray& dst, int axis, const plan::TapTable<T>& table,
-                  const DimWalker& lines) {
+void gather_along(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& table,
+                  const DimWalker& lines, Threads threads) {
   const Src* in = static_cast<const Src*>(src.data);
   Dst* out = static_cast<Dst*>(dst.data);
   const std::int64_t in_step = src.strides[axis];
   const std::int64_t out_step = dst.strides[axis];
   const std::int64_t in_len = table.in_len, out_len = table.out_len;
   const std::int64_t blocks = (lines.total() + kLines - 1) / kLines;
-  parallel_for(blocks, kLines * out_len * table.max_taps(), [&](std::int64_t begin, std::int64_t end) {
+  run_parts(threads, blocks, kLines * out_len * table.max_taps(), [&](std::int64_t begin, std::int64_t end) {
     std::vector<T> samples(static_cast<std::size_t>(in_len * kLines));
     const Src* line_in[kLines];
     Dst* line_out[kLines];
@@ -80,7 +91,7 @@ void gather_along(const StridedArray& src, const StridedArray& dst, int axis, co
       for (std::int64_t j = 0; j < out_len; ++j) {
         const std::int64_t n = table.taps(j);
         const T* w = table.row(j);
-        const T* xj = x + table.first[j] * kLines;
+        const T* xj = x + table.first(j) * kLines;
         T acc[kLines];
         if (n == 0) {
           for (std::int64_t l = 0; l < kLines; ++l) acc[l] = T(0);
@@ -98,8 +109,8 @@ void gather_along(const StridedArray& src, const StridedArray& dst, int axis, co
 }
 
 template <typename Src, typename Dst, typename T>
-void gather_across(const StridedArray& src, const StridedArray& dst, int axis, const plan::TapTable<T>& table,
-                   const DimWalker& outer, int inner) {
+void gather_across(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& table,
+                   const DimWalker& outer, int inner, Threads threads) {
   const Src* in = static_cast<const Src*>(src.data);
   Dst* out = static_cast<Dst*>(dst.data);
   const std::int64_t in_step = src.strides[axis];
@@ -109,7 +120,7 @@ void gather_across(const StridedArray& src, const StridedArray& dst, int axis, c
   const std::int64_t in_inner = src.strides[inner];
   const std::int64_t out_inner = dst.strides[inner];
   const std::int64_t items = outer.total() * out_len;
-  parallel_for(items, row_len * table.max_taps(), [&](std::int64_t begin, std::int64_t end) {
+  run_parts(threads, items, row_len * table.max_taps(), [&](std::int64_t begin, std::int64_t end) {
     std::vector<T> acc(static_cast<std::size_t>(row_len));
     std::int64_t current_outer = -1, src_offset = 0, dst_offset = 0;
     for (std::int64_t item = begin; item < end; ++item) {
@@ -121,7 +132,7 @@ void gather_across(const StridedArray& src, const StridedArray& dst, int axis, c
       }
       const std::int64_t n = table.taps(j);
       const T* w = table.row(j);
-      const Src* x = in + src_offset + table.first[j] * in_step;
+      const Src* x = in + src_offset + table.first(j) * in_step;
       if (n == 0) {
         for (std::int64_t i = 0; i < row_len; ++i) acc[i] = T(0);
       } else if (in_inner == 1) {
@@ -199,7 +210,7 @@ void merge_inner_block(StridedArray& src, StridedArray& dst, int& axis) {
 }
 
 template <typename Src, typename Dst, typename T>
-void run_typed(StridedArray src, StridedArray dst, int axis, const plan::TapTable<T>& table) {
+void run_typed(StridedArray src, StridedArray dst, int axis, const TapRows<T>& table, Threads threads) {
   merge_inner_block(src, dst, axis);
   // The innermost other dim of the output (smallest stride among dims longer than 1).
   int inner = -1;
@@ -216,26 +227,27 @@ void run_typed(StridedArray src, StridedArray dst, int axis, const plan::TapTabl
     ++walker.count;
   }
   if (along) {
-    gather_along<Src, Dst, T>(src, dst, axis, table, walker);
+    gather_along<Src, Dst, T>(src, dst, axis, table, walker, threads);
   } else {
-    gather_across<Src, Dst, T>(src, dst, axis, table, walker, inner);
+    gather_across<Src, Dst, T>(src, dst, axis, table, walker, inner, threads);
   }
 }
 
 template <typename T, typename Src>
-void dispatch_dst(const StridedArray& src, const StridedArray& dst, int axis, const plan::TapTable<T>& table) {
+void dispatch_dst(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& table,
+                  Threads threads) {
   switch (dst.dtype) {
-    case DType::float16: return run_typed<Src, Float16, T>(src, dst, axis, table);
-    case DType::bfloat16: return run_typed<Src, BFloat16, T>(src, dst, axis, table);
-    case DType::float32: return run_typed<Src, float, T>(src, dst, axis, table);
-    case DType::float64: return run_typed<Src, double, T>(src, dst, axis, table);
+    case DType::float16: return run_typed<Src, Float16, T>(src, dst, axis, table, threads);
+    case DType::bfloat16: return run_typed<Src, BFloat16, T>(src, dst, axis, table, threads);
+    case DType::float32: return run_typed<Src, float, T>(src, dst, axis, table, threads);
+    case DType::float64: return run_typed<Src, double, T>(src, dst, axis, table, threads);
   }
 }
 
 }  // namespace
 
 template <typename T>
-void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const plan::TapTable<T>& table) {
+void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& table, Threads threads) {
   if (src.shape[axis] != table.in_len || dst.shape[axis] != table.out_len) {
     throw std::logic_error("axis pass: array and tap table lengths differ");
   }
@@ -243,14 +255,14 @@ void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, c
     if (dst.shape[d] == 0) return;
   }
   switch (src.dtype) {
-    case DType::float16: return dispatch_dst<T, Float16>(src, dst, axis, table);
-    case DType::bfloat16: return dispatch_dst<T, BFloat16>(src, dst, axis, table);
-    case DType::float32: return dispatch_dst<T, float>(src, dst, axis, table);
-    case DType::float64: return dispatch_dst<T, double>(src, dst, axis, table);
+    case DType::float16: return dispatch_dst<T, Float16>(src, dst, axis, table, threads);
+    case DType::bfloat16: return dispatch_dst<T, BFloat16>(src, dst, axis, table, threads);
+    case DType::float32: return dispatch_dst<T, float>(src, dst, axis, table, threads);
+    case DType::float64: return dispatch_dst<T, double>(src, dst, axis, table, threads);
   }
 }
 
-template void run_axis_pass<float>(const StridedArray&, const StridedArray&, int, const plan::TapTable<float>&);
-template void run_axis_pass<double>(const StridedArray&, const StridedArray&, int, const plan::TapTable<double>&);
+template void run_axis_pass<float>(const StridedArray&, const StridedArray&, int, const TapRows<float>&, Threads);
+template void run_axis_pass<double>(const StridedArray&, const StridedArray&, int, const TapRows<double>&, Threads);
 
 }  // namespace tessera::cpu::TESSERA_CPU_TARGET

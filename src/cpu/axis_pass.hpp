@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 
+#include "cpu/tap_rows.hpp"
 #include "plan/buffer_layout.hpp"
 #include "plan/tap_table.hpp"
 #include "tessera/tensor_view.hpp"
@@ -17,11 +18,22 @@ namespace tessera::cpu {
 using plan::kMaxDims;
 using StridedArray = plan::ArrayView;
 
-// dst = table applied along `axis` of src. src and dst agree on every dim but `axis`, where
-// src.shape[axis] == table.in_len and dst.shape[axis] == table.out_len. dst must not overlap src.
+// Who runs a pass: the thread pool (splitting the output), or the calling thread alone (used when the
+// caller already runs independent parts of the output on the pool's threads).
+enum class Threads { pool, caller };
+
+// dst = rows applied along `axis` of src. src and dst agree on every dim but `axis`, where
+// src.shape[axis] == rows.in_len and dst.shape[axis] == rows.out_len. dst must not overlap src.
 // Runs the kernels compiled for the widest vector ISA the CPU has (the bits are the same for all).
 template <typename T>
-void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const plan::TapTable<T>& table);
+void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& rows,
+                   Threads threads = Threads::pool);
+
+// The whole table, on the thread pool.
+template <typename T>
+void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const plan::TapTable<T>& table) {
+  run_axis_pass<T>(src, dst, axis, tap_rows(table), Threads::pool);
+}
 
 // The CPU target run_axis_pass uses: "avx2" or "baseline". The environment variable
 // TESSERA_CPU_TARGET=baseline forces the baseline kernels (used by the tests that compare targets).
@@ -30,11 +42,11 @@ const char* cpu_target();
 // The per-target copies of the kernels.
 namespace baseline {
 template <typename T>
-void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const plan::TapTable<T>& table);
+void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& rows, Threads threads);
 }
 namespace avx2 {
 template <typename T>
-void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const plan::TapTable<T>& table);
+void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& rows, Threads threads);
 }
 
 }  // namespace tessera::cpu

@@ -26,14 +26,14 @@ bool use_avx2() {
 const char* cpu_target() { return use_avx2() ? "avx2" : "baseline"; }
 
 template <typename T>
-void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const plan::TapTable<T>& table) {
+void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& rows, Threads threads) {
 #ifdef TESSERA_CPU_HAS_AVX2
-  if (use_avx2()) return avx2::run_axis_pass<T>(src, dst, axis, table);
+  if (use_avx2()) return avx2::run_axis_pass<T>(src, dst, axis, rows, threads);
 #endif
-  baseline::run_axis_pass<T>(src, dst, axis, table);
+  baseline::run_axis_pass<T>(src, dst, axis, rows, threads);
 }
 
-template void run_axis_pass<float>(const StridedArray&, const StridedArray&, int, const plan::TapTable<float>&);
-template void run_axis_pass<double>(const StridedArray&, const StridedArray&, int, const plan::TapTable<double>&);
+template void run_axis_pass<float>(const StridedArray&, const StridedArray&, int, const TapRows<float>&, Threads);
+template void run_axis_pass<double>(const StridedArray&, const StridedArray&, int, const TapRows<double>&, Threads);
 
 }  // namespace tessera::cpu

@@ -1,0 +1,240 @@
+// band_executor.cpp — see band_executor.hpp.
+#include "cpu/band_executor.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+
+#include "cpu/thread_pool.hpp"
+#include "plan/buffer_layout.hpp"
+#include "tessera/error.hpp"
+
+namespace tessera::cpu {
+namespace {
+
+// The geometry shared by every band of one execution.
+struct Layout {
+  int band_dim = -1;
+  std::size_t band_pass = 0;      // the pass along band_dim
+  std::vector<int> outer_dims;    // dims outside band_dim in memory order, outermost first
+  std::int64_t outer_count = 1;   // slices along the outer dims
+  std::vector<std::vector<std::int64_t>> stage_shape;  // [0] = input, [s + 1] = after pass s
+  std::vector<std::int64_t> inner_elements;            // per stage: elements of one row along band_dim
+  std::int64_t band_rows = 1, bands = 1;
+  std::vector<std::int64_t> window;  // per band: [begin, end) of the rows the band pass reads
+  std::int64_t ring_rows = 0;        // the widest window
+};
+
+template <typename T>
+Layout make_layout(const plan::ResamplePlan<T>& plan, const std::vector<int>& order, std::int64_t band_bytes) {
+  Layout L;
+  const std::size_t passes = plan.passes.size();
+  for (int d : order) {
+    for (std::size_t p = 0; p < passes && L.band_dim < 0; ++p) {
+      if (plan.passes[p].dim == d) {
+        L.band_dim = d;
+        L.band_pass = p;
+      }
+    }
+    if (L.band_dim >= 0) break;
+    L.outer_dims.push_back(d);
+    L.outer_count *= plan.in_shape[d];
+  }
+  L.stage_shape.push_back(plan.in_shape);
+  for (const auto& pass : plan.passes) {
+    L.stage_shape.push_back(L.stage_shape.back());
+    L.stage_shape.back()[pass.dim] = pass.table.out_len;
+  }
+  const auto band_at = std::find(order.begin(), order.end(), L.band_dim);
+  for (const auto& shape : L.stage_shape) {
+    std::int64_t n = 1;
+    for (auto it = band_at + 1; it != order.end(); ++it) n *= shape[*it];
+    L.inner_elements.push_back(n);
+  }
+
+  // Band height: every buffer of a band within band_bytes (by default small enough to stay in a core's
+  // L2 cache with the ring, large enough that the per-band overhead is negligible). The stages before the band pass hold the
+  // rows of its input, in_len / out_len of them per output row when the pass shrinks.
+  const plan::TapTable<T>& table = plan.passes[L.band_pass].table;
+  const std::int64_t out_rows = table.out_len;
+  const std::int64_t rows_per_output = std::max<std::int64_t>(1, (table.in_len + out_rows - 1) / out_rows);
+  std::int64_t row_bytes = 1;
+  for (std::size_t s = 1; s <= passes; ++s) {
+    const std::int64_t factor = (s <= L.band_pass) ? rows_per_output : 1;
+    row_bytes = std::max(row_bytes, L.inner_elements[s] * factor * static_cast<std::int64_t>(sizeof(T)));
+  }
+  L.band_rows = std::clamp<std::int64_t>(band_bytes / row_bytes, 1, out_rows);
+  // Enough bands for every thread to get several.
+  const std::int64_t wanted = 4 * static_cast<std::int64_t>(get_num_threads());
+  while (L.band_rows > 1 && L.outer_count * ((out_rows + L.band_rows - 1) / L.band_rows) < wanted) {
+    L.band_rows = (L.band_rows + 1) / 2;
+  }
+  L.bands = (out_rows + L.band_rows - 1) / L.band_rows;
+
+  // Rows without taps read nothing (their `first` is 0): they do not widen a window.
+  for (std::int64_t t = 0; t < L.bands; ++t) {
+    std::int64_t begin = table.in_len, end = 0;
+    for (std::int64_t j = t * L.band_rows; j < std::min(out_rows, (t + 1) * L.band_rows); ++j) {
+      if (table.taps(j) == 0) continue;
+      begin = std::min(begin, table.first[j]);
+      end = std::max(end, table.first[j] + table.taps(j));
+    }
+    if (begin >= end) begin = end = 0;
+    L.window.push_back(begin);
+    L.window.push_back(end);
+    L.ring_rows = std::max(L.ring_rows, end - begin);
+  }
+  return L;
+}
+
+// `a` restricted to one slice along the outer dims and to rows [start, start + count) of the band dim.
+StridedArray slice(const StridedArray& a, const Layout& L, std::int64_t outer_index, std::int64_t start,
+                   std::int64_t count) {
+  StridedArray s = a;
+  const std::int64_t element = static_cast<std::int64_t>(dtype_size(a.dtype));
+  char* data = static_cast<char*>(a.data);
+  for (auto it = L.outer_dims.rbegin(); it != L.outer_dims.rend(); ++it) {
+    const std::int64_t index = outer_index % a.shape[*it];
+    outer_index /= a.shape[*it];
+    data += index * a.strides[*it] * element;
+    s.shape[*it] = 1;
+  }
+  data += start * a.strides[L.band_dim] * element;
+  s.shape[L.band_dim] = count;
+  s.data = data;
+  return s;
+}
+
+// A dense buffer of rows of one stage, for one outer slice (rows along the band dim are contiguous).
+template <typename T>
+class StageBuffer {
+ public:
+  StageBuffer(const Layout& L, std::size_t stage, std::int64_t rows, const std::vector<int>& order)
+      : band_dim_(L.band_dim), row_elements_(L.inner_elements[stage]) {
+    std::vector<std::int64_t> shape = L.stage_shape[stage];
+    for (int d : L.outer_dims) shape[d] = 1;
+    shape[L.band_dim] = rows;
+    const std::int64_t n = std::max<std::int64_t>(1, rows * row_elements_);
+    try {
+      memory_.reset(new T[static_cast<std::size_t>(n)]);
+    } catch (const std::bad_alloc&) {
+      throw Error(ErrorKind::memory, "input", "not enough memory for a band buffer of " + std::to_string(n) + " elements");
+    }
+    array_ = plan::dense_array_view(shape, order, sizeof(T) == 8 ? DType::float64 : DType::float32);
+    array_.data = memory_.get();
+  }
+
+  // Rows [start, start + count).
+  StridedArray rows(std::int64_t start, std::int64_t count) const {
+    StridedArray s = array_;
+    s.data = memory_.get() + start * row_elements_;
+    s.shape[band_dim_] = count;
+    return s;
+  }
+  // Moves rows [from, from + count) to the front.
+  void move_to_front(std::int64_t from, std::int64_t count) {
+    if (from > 0 && count > 0) {
+      std::memmove(memory_.get(), memory_.get() + from * row_elements_,
+                   static_cast<std::size_t>(count * row_elements_) * sizeof(T));
+    }
+  }
+
+ private:
+  int band_dim_;
+  std::int64_t row_elements_;
+  std::unique_ptr<T[]> memory_;
+  StridedArray array_;
+};
+
+// One thread's run of consecutive bands: its buffers, and the rows of the band pass's input it holds.
+template <typename T>
+class BandRunner {
+ public:
+  BandRunner(const plan::ResamplePlan<T>& plan, const Layout& L, const StridedArray& src, const StridedArray& dst,
+             const std::vector<int>& order)
+      : plan_(plan), L_(L), src_(src), dst_(dst) {
+    const std::size_t q = L.band_pass, passes = plan.passes.size();
+    // Stages 1..q-1 hold freshly computed rows on their way into the ring (stage q).
+    for (std::size_t s = 1; s <= q; ++s) prefix_.emplace_back(L, s, std::max<std::int64_t>(L.ring_rows, 1), order);
+    // Stages q+1..passes-1 hold one band between the passes after the band pass.
+    for (std::size_t s = q + 1; s < passes; ++s) suffix_.emplace_back(L, s, L.band_rows, order);
+  }
+
+  void run(std::int64_t item) {
+    const std::int64_t outer = item / L_.bands, band = item % L_.bands;
+    const std::int64_t r0 = band * L_.band_rows;
+    const std::int64_t rows = std::min(L_.band_rows, plan_.passes[L_.band_pass].table.out_len - r0);
+    const std::int64_t a0 = L_.window[2 * band], a1 = L_.window[2 * band + 1];
+    const std::size_t q = L_.band_pass, passes = plan_.passes.size();
+    StridedArray from;
+    if (q == 0) {
+      from = slice(src_, L_, outer, a0, a1 - a0);
+    } else {
+      if (a1 > a0) fill_ring(outer, a0, a1);
+      from = prefix_.back().rows(0, a1 > a0 ? a1 - a0 : 0);
+    }
+    for (std::size_t p = q; p < passes; ++p) {
+      const auto& pass = plan_.passes[p];
+      const StridedArray to = (p + 1 == passes) ? slice(dst_, L_, outer, r0, rows) : suffix_[p - q].rows(0, rows);
+      if (p == q) {
+        run_axis_pass<T>(from, to, pass.dim, tap_rows(pass.table, r0, r0 + rows, a0, a1 - a0), Threads::caller);
+      } else {
+        run_axis_pass<T>(from, to, pass.dim, tap_rows(pass.table), Threads::caller);
+      }
+      from = to;
+    }
+  }
+
+ private:
+  // Makes the ring (the last prefix buffer) hold rows [a0, a1) of the band pass's input at its front,
+  // computing only the rows it does not hold yet.
+  void fill_ring(std::int64_t outer, std::int64_t a0, std::int64_t a1) {
+    StageBuffer<T>& ring = prefix_.back();
+    if (outer != ring_outer_ || a0 < held_begin_ || a0 > held_end_) {
+      ring_outer_ = outer;
+      held_begin_ = held_end_ = a0;
+    }
+    ring.move_to_front(a0 - held_begin_, held_end_ - a0);
+    held_begin_ = a0;
+    if (a1 <= held_end_) return;
+    const std::int64_t c0 = held_end_, count = a1 - held_end_;
+    StridedArray from = slice(src_, L_, outer, c0, count);
+    for (std::size_t p = 0; p < L_.band_pass; ++p) {
+      const bool last = p + 1 == L_.band_pass;
+      const StridedArray to = last ? ring.rows(c0 - held_begin_, count) : prefix_[p].rows(0, count);
+      run_axis_pass<T>(from, to, plan_.passes[p].dim, tap_rows(plan_.passes[p].table), Threads::caller);
+      from = to;
+    }
+    held_end_ = a1;
+  }
+
+  const plan::ResamplePlan<T>& plan_;
+  const Layout& L_;
+  StridedArray src_, dst_;
+  std::vector<StageBuffer<T>> prefix_, suffix_;
+  std::int64_t ring_outer_ = -1, held_begin_ = 0, held_end_ = 0;
+};
+
+}  // namespace
+
+template <typename T>
+void execute_in_bands(const plan::ResamplePlan<T>& plan, const StridedArray& src, const StridedArray& dst,
+                      const std::vector<int>& order, std::int64_t band_bytes) {
+  const Layout L = make_layout(plan, order, band_bytes);
+  std::int64_t taps = 0;
+  for (const auto& pass : plan.passes) taps += pass.table.max_taps();
+  const std::int64_t cost = L.band_rows * L.inner_elements.back() * std::max<std::int64_t>(taps, 1);
+  parallel_for(L.outer_count * L.bands, cost, [&](std::int64_t begin, std::int64_t end) {
+    BandRunner<T> runner(plan, L, src, dst, order);
+    for (std::int64_t item = begin; item < end; ++item) runner.run(item);
+  });
+}
+
+template void execute_in_bands<float>(const plan::ResamplePlan<float>&, const StridedArray&, const StridedArray&,
+                                      const std::vector<int>&, std::int64_t);
+template void execute_in_bands<double>(const plan::ResamplePlan<double>&, const StridedArray&, const StridedArray&,
+                                       const std::vector<int>&, std::int64_t);
+
+}  // namespace tessera::cpu
