@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <memory>
 #include <stdexcept>
 #include <vector>
 
@@ -71,7 +72,7 @@ void gather_along(const StridedArray& src, const StridedArray& dst, int axis, co
   const std::int64_t in_len = table.in_len, out_len = table.out_len;
   const std::int64_t blocks = (lines.total() + kLines - 1) / kLines;
   run_parts(threads, blocks, kLines * out_len * table.max_taps(), [&](std::int64_t begin, std::int64_t end) {
-    std::vector<T> samples(static_cast<std::size_t>(in_len * kLines));
+    std::unique_ptr<T[]> samples(new T[static_cast<std::size_t>(std::max<std::int64_t>(in_len, 1) * kLines)]);
     const Src* line_in[kLines];
     Dst* line_out[kLines];
     for (std::int64_t block = begin; block < end; ++block) {
@@ -84,7 +85,7 @@ void gather_along(const StridedArray& src, const StridedArray& dst, int axis, co
         line_in[l] = in + src_offset;
         line_out[l] = out + dst_offset;
       }
-      T* x = samples.data();
+      T* x = samples.get();
       for (std::int64_t k = 0; k < in_len; ++k) {
         for (std::int64_t l = 0; l < kLines; ++l) x[k * kLines + l] = load_as<T>(line_in[l][k * in_step]);
       }
@@ -108,6 +109,66 @@ void gather_along(const StridedArray& src, const StridedArray& dst, int axis, co
   });
 }
 
+// y[i] = sum_k x[i + k * in_step] * w[k] (k upwards) for i < len: one output row of the "across" loop
+// order. Up to four taps on contiguous rows are one expression per element, evaluated left to right
+// ((x0*w0 + x1*w1) + x2*w2 ...), which rounds exactly as the accumulating loop below does.
+template <typename Src, typename Dst, typename T>
+void combine_rows(const Src* x, std::int64_t in_step, std::int64_t in_inner, const T* w, std::int64_t n,
+                  std::int64_t len, Dst* y, std::int64_t out_inner) {
+  if (n == 0) {
+    for (std::int64_t i = 0; i < len; ++i) y[i * out_inner] = store_as<Dst>(T(0));
+    return;
+  }
+  if (in_inner == 1 && out_inner == 1 && n <= 4) {
+    const Src *x0 = x, *x1 = x + in_step, *x2 = x + 2 * in_step, *x3 = x + 3 * in_step;
+    const T w0 = w[0], w1 = n > 1 ? w[1] : T(0), w2 = n > 2 ? w[2] : T(0), w3 = n > 3 ? w[3] : T(0);
+    switch (n) {
+      case 1:
+        for (std::int64_t i = 0; i < len; ++i) y[i] = store_as<Dst>(load_as<T>(x0[i]) * w0);
+        return;
+      case 2:
+        for (std::int64_t i = 0; i < len; ++i) y[i] = store_as<Dst>(load_as<T>(x0[i]) * w0 + load_as<T>(x1[i]) * w1);
+        return;
+      case 3:
+        for (std::int64_t i = 0; i < len; ++i) {
+          y[i] = store_as<Dst>(load_as<T>(x0[i]) * w0 + load_as<T>(x1[i]) * w1 + load_as<T>(x2[i]) * w2);
+        }
+        return;
+      default:
+        for (std::int64_t i = 0; i < len; ++i) {
+          y[i] = store_as<Dst>(load_as<T>(x0[i]) * w0 + load_as<T>(x1[i]) * w1 + load_as<T>(x2[i]) * w2 +
+                               load_as<T>(x3[i]) * w3);
+        }
+        return;
+    }
+  }
+  // Blocks of the row small enough for the accumulators to stay in the L1 cache while the taps stream
+  // past; the loops vectorise when the rows are contiguous.
+  constexpr std::int64_t kBlock = 1024;
+  T acc[kBlock];
+  for (std::int64_t b0 = 0; b0 < len; b0 += kBlock) {
+    const std::int64_t count = std::min(kBlock, len - b0);
+    const Src* xb = x + b0 * in_inner;
+    if (in_inner == 1) {
+      for (std::int64_t i = 0; i < count; ++i) acc[i] = load_as<T>(xb[i]) * w[0];
+      for (std::int64_t k = 1; k < n; ++k) {
+        const Src* xk = xb + k * in_step;
+        const T wk = w[k];
+        for (std::int64_t i = 0; i < count; ++i) acc[i] = acc[i] + load_as<T>(xk[i]) * wk;
+      }
+    } else {
+      for (std::int64_t i = 0; i < count; ++i) acc[i] = load_as<T>(xb[i * in_inner]) * w[0];
+      for (std::int64_t k = 1; k < n; ++k) {
+        const Src* xk = xb + k * in_step;
+        const T wk = w[k];
+        for (std::int64_t i = 0; i < count; ++i) acc[i] = acc[i] + load_as<T>(xk[i * in_inner]) * wk;
+      }
+    }
+    Dst* yb = y + b0 * out_inner;
+    for (std::int64_t i = 0; i < count; ++i) yb[i * out_inner] = store_as<Dst>(acc[i]);
+  }
+}
+
 template <typename Src, typename Dst, typename T>
 void gather_across(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& table,
                    const DimWalker& outer, int inner, Threads threads) {
@@ -121,7 +182,6 @@ void gather_across(const StridedArray& src, const StridedArray& dst, int axis, c
   const std::int64_t out_inner = dst.strides[inner];
   const std::int64_t items = outer.total() * out_len;
   run_parts(threads, items, row_len * table.max_taps(), [&](std::int64_t begin, std::int64_t end) {
-    std::vector<T> acc(static_cast<std::size_t>(row_len));
     std::int64_t current_outer = -1, src_offset = 0, dst_offset = 0;
     for (std::int64_t item = begin; item < end; ++item) {
       const std::int64_t j = item % out_len;
@@ -130,40 +190,9 @@ void gather_across(const StridedArray& src, const StridedArray& dst, int axis, c
         current_outer = item / out_len;
         outer.offsets(current_outer, src, dst, src_offset, dst_offset);
       }
-      const std::int64_t n = table.taps(j);
-      const T* w = table.row(j);
       const Src* x = in + src_offset + table.first(j) * in_step;
-      if (n == 0) {
-        for (std::int64_t i = 0; i < row_len; ++i) acc[i] = T(0);
-      } else if (in_inner == 1) {
-        // Contiguous rows: the same operations, in loops the compiler vectorises, over blocks of the row
-        // small enough for the accumulators to stay in the L1 cache while the taps stream past.
-        constexpr std::int64_t kBlock = 2048;
-        for (std::int64_t b0 = 0; b0 < row_len; b0 += kBlock) {
-          T* a = acc.data() + b0;
-          const std::int64_t len = std::min(kBlock, row_len - b0);
-          const Src* xb = x + b0;
-          for (std::int64_t i = 0; i < len; ++i) a[i] = load_as<T>(xb[i]) * w[0];
-          for (std::int64_t k = 1; k < n; ++k) {
-            const Src* xk = xb + k * in_step;
-            const T wk = w[k];
-            for (std::int64_t i = 0; i < len; ++i) a[i] = a[i] + load_as<T>(xk[i]) * wk;
-          }
-        }
-      } else {
-        for (std::int64_t i = 0; i < row_len; ++i) acc[i] = load_as<T>(x[i * in_inner]) * w[0];
-        for (std::int64_t k = 1; k < n; ++k) {
-          const Src* xk = x + k * in_step;
-          const T wk = w[k];
-          for (std::int64_t i = 0; i < row_len; ++i) acc[i] = acc[i] + load_as<T>(xk[i * in_inner]) * wk;
-        }
-      }
       Dst* y = out + dst_offset + j * out_step;
-      if (out_inner == 1) {
-        for (std::int64_t i = 0; i < row_len; ++i) y[i] = store_as<Dst>(acc[i]);
-      } else {
-        for (std::int64_t i = 0; i < row_len; ++i) y[i * out_inner] = store_as<Dst>(acc[i]);
-      }
+      combine_rows<Src, Dst, T>(x, in_step, in_inner, table.row(j), table.taps(j), row_len, y, out_inner);
     }
   });
 }
