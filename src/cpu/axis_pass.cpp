@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <memory>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #include "core/half_float.hpp"
@@ -19,6 +20,8 @@
 #ifndef TESSERA_CPU_TARGET
 #define TESSERA_CPU_TARGET baseline
 #endif
+
+#include "cpu/line_block.hpp"
 
 namespace tessera::cpu::TESSERA_CPU_TARGET {
 namespace {
@@ -57,14 +60,15 @@ void run_parts(Threads threads, std::int64_t count, std::int64_t cost_per_item, 
   }
 }
 
-// Lines resampled together: their samples are interleaved in a scratch block (sample k of line l at
-// k * kLines + l), so each tap is one multiply and one add over kLines adjacent values, which the
-// compiler vectorises. Every output is still its own sum of taps in table order.
-constexpr std::int64_t kLines = 8;
+// Lines resampled together (kLines of them, line_block.hpp): their samples are interleaved in a scratch
+// block (sample k of line l at k * kLines + l), so each tap is one multiply and one add over kLines
+// adjacent values, which the compiler vectorises. Every output is still its own sum of taps in table
+// order. Contiguous float32 lines move in and out of the block by 8 x 8 transposes.
 
-template <typename Src, typename Dst, typename T>
-void gather_along(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& table,
-                  const DimWalker& lines, Threads threads) {
+// contiguous_floats: float32 data and compute, unit steps along the axis in both arrays.
+template <typename Src, typename Dst, typename T, bool contiguous_floats>
+void gather_along_lines(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& table,
+                        const DimWalker& lines, Threads threads) {
   const Src* in = static_cast<const Src*>(src.data);
   Dst* out = static_cast<Dst*>(dst.data);
   const std::int64_t in_step = src.strides[axis];
@@ -86,27 +90,58 @@ void gather_along(const StridedArray& src, const StridedArray& dst, int axis, co
         line_out[l] = out + dst_offset;
       }
       T* x = samples.get();
-      for (std::int64_t k = 0; k < in_len; ++k) {
-        for (std::int64_t l = 0; l < kLines; ++l) x[k * kLines + l] = load_as<T>(line_in[l][k * in_step]);
+      if constexpr (contiguous_floats) {
+        interleave_lines(line_in, in_len, x);
+      } else {
+        for (std::int64_t k = 0; k < in_len; ++k) {
+          for (std::int64_t l = 0; l < kLines; ++l) x[k * kLines + l] = load_as<T>(line_in[l][k * in_step]);
+        }
       }
-      for (std::int64_t j = 0; j < out_len; ++j) {
-        const std::int64_t n = table.taps(j);
-        const T* w = table.row(j);
-        const T* xj = x + table.first(j) * kLines;
-        T acc[kLines];
-        if (n == 0) {
-          for (std::int64_t l = 0; l < kLines; ++l) acc[l] = T(0);
-        } else {
-          for (std::int64_t l = 0; l < kLines; ++l) acc[l] = xj[l] * w[0];
-          for (std::int64_t k = 1; k < n; ++k) {
-            const T wk = w[k];
-            for (std::int64_t l = 0; l < kLines; ++l) acc[l] = acc[l] + xj[k * kLines + l] * wk;
+      // Outputs in groups of kLines, so that a group can leave as one transposed block.
+      for (std::int64_t j0 = 0; j0 < out_len; j0 += kLines) {
+        const std::int64_t group = std::min(kLines, out_len - j0);
+#if defined(__AVX2__)
+        if constexpr (contiguous_floats) {
+          if (group == kLines) {
+            line_output_block(x, table, j0, line_out, count);
+            continue;
           }
         }
-        for (std::int64_t l = 0; l < count; ++l) line_out[l][j * out_step] = store_as<Dst>(acc[l]);
+#endif
+        alignas(64) T acc[kLines * kLines];
+        for (std::int64_t m = 0; m < group; ++m) {
+          const std::int64_t j = j0 + m;
+          const std::int64_t n = table.taps(j);
+          const T* w = table.row(j);
+          const T* xj = x + table.first(j) * kLines;
+          T* a = acc + m * kLines;
+          if (n == 0) {
+            for (std::int64_t l = 0; l < kLines; ++l) a[l] = T(0);
+          } else {
+            for (std::int64_t l = 0; l < kLines; ++l) a[l] = xj[l] * w[0];
+            for (std::int64_t k = 1; k < n; ++k) {
+              const T wk = w[k];
+              for (std::int64_t l = 0; l < kLines; ++l) a[l] = a[l] + xj[k * kLines + l] * wk;
+            }
+          }
+        }
+        for (std::int64_t m = 0; m < group; ++m) {
+          for (std::int64_t l = 0; l < count; ++l) line_out[l][(j0 + m) * out_step] = store_as<Dst>(acc[m * kLines + l]);
+        }
       }
     }
   });
+}
+
+template <typename Src, typename Dst, typename T>
+void gather_along(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& table,
+                  const DimWalker& lines, Threads threads) {
+  constexpr bool floats = std::is_same_v<Src, float> && std::is_same_v<Dst, float> && std::is_same_v<T, float>;
+  if (floats && src.strides[axis] == 1 && dst.strides[axis] == 1) {
+    gather_along_lines<Src, Dst, T, floats>(src, dst, axis, table, lines, threads);
+  } else {
+    gather_along_lines<Src, Dst, T, false>(src, dst, axis, table, lines, threads);
+  }
 }
 
 // y[i] = sum_k x[i + k * in_step] * w[k] (k upwards) for i < len: one output row of the "across" loop
