@@ -217,17 +217,18 @@ void gather_across(const StridedArray& src, const StridedArray& dst, int axis, c
   const std::int64_t out_inner = dst.strides[inner];
   const std::int64_t items = outer.total() * out_len;
   run_parts(threads, items, row_len * table.max_taps(), [&](std::int64_t begin, std::int64_t end) {
-    std::int64_t current_outer = -1, src_offset = 0, dst_offset = 0;
+    // Item = (outer index, j), j fastest: walk it without a division per item, decoding the outer
+    // index into offsets only when it changes.
+    std::int64_t o = begin / out_len, j = begin % out_len, src_offset = 0, dst_offset = 0;
+    outer.offsets(o, src, dst, src_offset, dst_offset);
     for (std::int64_t item = begin; item < end; ++item) {
-      const std::int64_t j = item % out_len;
-      // Consecutive items share their outer index: decode it only when it changes.
-      if (item / out_len != current_outer) {
-        current_outer = item / out_len;
-        outer.offsets(current_outer, src, dst, src_offset, dst_offset);
-      }
       const Src* x = in + src_offset + table.first(j) * in_step;
       Dst* y = out + dst_offset + j * out_step;
       combine_rows<Src, Dst, T>(x, in_step, in_inner, table.row(j), table.taps(j), row_len, y, out_inner);
+      if (++j == out_len && item + 1 < end) {
+        j = 0;
+        outer.offsets(++o, src, dst, src_offset, dst_offset);
+      }
     }
   });
 }
