@@ -148,7 +148,7 @@ void gather_along(const StridedArray& src, const StridedArray& dst, int axis, co
 // order. Up to four taps on contiguous rows are one expression per element, evaluated left to right
 // ((x0*w0 + x1*w1) + x2*w2 ...), which rounds exactly as the accumulating loop below does.
 template <typename Src, typename Dst, typename T>
-void combine_rows(const Src* x, std::int64_t in_step, std::int64_t in_inner, const T* w, std::int64_t n,
+__attribute__((always_inline)) inline void combine_rows(const Src* x, std::int64_t in_step, std::int64_t in_inner, const T* w, std::int64_t n,
                   std::int64_t len, Dst* y, std::int64_t out_inner) {
   if (n == 0) {
     for (std::int64_t i = 0; i < len; ++i) y[i * out_inner] = store_as<Dst>(T(0));

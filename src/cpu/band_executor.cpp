@@ -156,8 +156,11 @@ class BandRunner {
              const std::vector<int>& order)
       : plan_(plan), L_(L), src_(src), dst_(dst) {
     const std::size_t q = L.band_pass, passes = plan.passes.size();
-    // Stages 1..q-1 hold freshly computed rows on their way into the ring (stage q).
-    for (std::size_t s = 1; s <= q; ++s) prefix_.emplace_back(L, s, std::max<std::int64_t>(L.ring_rows, 1), order);
+    // Stages 1..q-1 hold freshly computed rows on their way into the ring (stage q). The ring has room
+    // for two windows, so that its rows move back to the front only once every several bands.
+    const std::int64_t window = std::max<std::int64_t>(L.ring_rows, 1);
+    for (std::size_t s = 1; s <= q; ++s) prefix_.emplace_back(L, s, s == q ? 2 * window : window, order);
+    ring_capacity_ = 2 * window;
     // Stages q+1..passes-1 hold one band between the passes after the band pass.
     for (std::size_t s = q + 1; s < passes; ++s) suffix_.emplace_back(L, s, L.band_rows, order);
   }
@@ -173,7 +176,7 @@ class BandRunner {
       from = slice(src_, L_, outer, a0, a1 - a0);
     } else {
       if (a1 > a0) fill_ring(outer, a0, a1);
-      from = prefix_.back().rows(0, a1 > a0 ? a1 - a0 : 0);
+      from = prefix_.back().rows(a1 > a0 ? ring_start_ : 0, a1 > a0 ? a1 - a0 : 0);
     }
     for (std::size_t p = q; p < passes; ++p) {
       const auto& pass = plan_.passes[p];
@@ -188,22 +191,27 @@ class BandRunner {
   }
 
  private:
-  // Makes the ring (the last prefix buffer) hold rows [a0, a1) of the band pass's input at its front,
-  // computing only the rows it does not hold yet.
+  // Makes the ring (the last prefix buffer) hold rows [a0, a1) of the band pass's input, from slot
+  // ring_start_ on, computing only the rows it does not hold yet.
   void fill_ring(std::int64_t outer, std::int64_t a0, std::int64_t a1) {
     StageBuffer<T>& ring = prefix_.back();
     if (outer != ring_outer_ || a0 < held_begin_ || a0 > held_end_) {
       ring_outer_ = outer;
       held_begin_ = held_end_ = a0;
+      ring_start_ = 0;
     }
-    ring.move_to_front(a0 - held_begin_, held_end_ - a0);
+    ring_start_ += a0 - held_begin_;
     held_begin_ = a0;
     if (a1 <= held_end_) return;
+    if (ring_start_ + (a1 - held_begin_) > ring_capacity_) {
+      ring.move_to_front(ring_start_, held_end_ - held_begin_);
+      ring_start_ = 0;
+    }
     const std::int64_t c0 = held_end_, count = a1 - held_end_;
     StridedArray from = slice(src_, L_, outer, c0, count);
     for (std::size_t p = 0; p < L_.band_pass; ++p) {
       const bool last = p + 1 == L_.band_pass;
-      const StridedArray to = last ? ring.rows(c0 - held_begin_, count) : prefix_[p].rows(0, count);
+      const StridedArray to = last ? ring.rows(ring_start_ + (c0 - held_begin_), count) : prefix_[p].rows(0, count);
       run_axis_pass<T>(from, to, plan_.passes[p].dim, tap_rows(plan_.passes[p].table), Threads::caller);
       from = to;
     }
@@ -214,7 +222,8 @@ class BandRunner {
   const Layout& L_;
   StridedArray src_, dst_;
   std::vector<StageBuffer<T>> prefix_, suffix_;
-  std::int64_t ring_outer_ = -1, held_begin_ = 0, held_end_ = 0;
+  // The ring holds rows [held_begin_, held_end_) of outer slice ring_outer_, from slot ring_start_ on.
+  std::int64_t ring_outer_ = -1, held_begin_ = 0, held_end_ = 0, ring_start_ = 0, ring_capacity_ = 0;
 };
 
 }  // namespace
