@@ -65,6 +65,39 @@ void run_parts(Threads threads, std::int64_t count, std::int64_t cost_per_item, 
 // adjacent values, which the compiler vectorises. Every output is still its own sum of taps in table
 // order. Contiguous float32 lines move in and out of the block by 8 x 8 transposes.
 
+// A run of outputs [j0, j1) of an along pass and the input samples [k0, k1) they read.
+struct LineChunk {
+  std::int64_t j0, j1, k0, k1;
+};
+
+// Cuts a line's outputs into runs of whole groups of kLines whose inputs span at most kMaxSpan samples
+// (at least one group each), so that the interleaved samples of a run stay in the L1 cache.
+template <typename T>
+std::vector<LineChunk> line_chunks(const TapRows<T>& table) {
+  constexpr std::int64_t kMaxSpan = 1024;
+  std::vector<LineChunk> chunks;
+  for (std::int64_t j = 0; j < table.out_len;) {
+    LineChunk c{j, j, table.in_len, 0};
+    while (c.j1 < table.out_len) {
+      const std::int64_t j_end = std::min(c.j1 + kLines, table.out_len);
+      std::int64_t k0 = c.k0, k1 = c.k1;
+      for (std::int64_t i = c.j1; i < j_end; ++i) {
+        if (table.taps(i) == 0) continue;  // reads nothing (and its `first` means nothing)
+        k0 = std::min(k0, table.first(i));
+        k1 = std::max(k1, table.first(i) + table.taps(i));
+      }
+      if (c.j1 > c.j0 && k1 - k0 > kMaxSpan) break;
+      c.j1 = j_end;
+      c.k0 = k0;
+      c.k1 = k1;
+    }
+    if (c.k1 <= c.k0) c.k0 = c.k1 = 0;
+    chunks.push_back(c);
+    j = c.j1;
+  }
+  return chunks;
+}
+
 // contiguous_floats: float32 data and compute, unit steps along the axis in both arrays.
 template <typename Src, typename Dst, typename T, bool contiguous_floats>
 void gather_along_lines(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& table,
@@ -73,10 +106,14 @@ void gather_along_lines(const StridedArray& src, const StridedArray& dst, int ax
   Dst* out = static_cast<Dst*>(dst.data);
   const std::int64_t in_step = src.strides[axis];
   const std::int64_t out_step = dst.strides[axis];
-  const std::int64_t in_len = table.in_len, out_len = table.out_len;
+  const std::int64_t out_len = table.out_len;
+  const std::vector<LineChunk> chunks = line_chunks(table);
+  std::int64_t widest = 1;
+  for (const LineChunk& c : chunks) widest = std::max(widest, c.k1 - c.k0);
   const std::int64_t blocks = (lines.total() + kLines - 1) / kLines;
   run_parts(threads, blocks, kLines * out_len * table.max_taps(), [&](std::int64_t begin, std::int64_t end) {
-    std::unique_ptr<T[]> samples(new T[static_cast<std::size_t>(std::max<std::int64_t>(in_len, 1) * kLines)]);
+    std::unique_ptr<T[]> samples(new T[static_cast<std::size_t>(widest * kLines)]);
+    T* x = samples.get();
     const Src* line_in[kLines];
     Dst* line_out[kLines];
     for (std::int64_t block = begin; block < end; ++block) {
@@ -89,44 +126,47 @@ void gather_along_lines(const StridedArray& src, const StridedArray& dst, int ax
         line_in[l] = in + src_offset;
         line_out[l] = out + dst_offset;
       }
-      T* x = samples.get();
-      if constexpr (contiguous_floats) {
-        interleave_lines(line_in, in_len, x);
-      } else {
-        for (std::int64_t k = 0; k < in_len; ++k) {
-          for (std::int64_t l = 0; l < kLines; ++l) x[k * kLines + l] = load_as<T>(line_in[l][k * in_step]);
-        }
-      }
-      // Outputs in groups of kLines, so that a group can leave as one transposed block.
-      for (std::int64_t j0 = 0; j0 < out_len; j0 += kLines) {
-        const std::int64_t group = std::min(kLines, out_len - j0);
-#if defined(__AVX2__)
+      for (const LineChunk& c : chunks) {
+        const Src* chunk_in[kLines];
+        for (std::int64_t l = 0; l < kLines; ++l) chunk_in[l] = line_in[l] + c.k0 * in_step;
         if constexpr (contiguous_floats) {
-          if (group == kLines) {
-            line_output_block(x, table, j0, line_out, count);
-            continue;
+          interleave_lines(chunk_in, c.k1 - c.k0, x);
+        } else {
+          for (std::int64_t k = 0; k < c.k1 - c.k0; ++k) {
+            for (std::int64_t l = 0; l < kLines; ++l) x[k * kLines + l] = load_as<T>(chunk_in[l][k * in_step]);
           }
         }
-#endif
-        alignas(64) T acc[kLines * kLines];
-        for (std::int64_t m = 0; m < group; ++m) {
-          const std::int64_t j = j0 + m;
-          const std::int64_t n = table.taps(j);
-          const T* w = table.row(j);
-          const T* xj = x + table.first(j) * kLines;
-          T* a = acc + m * kLines;
-          if (n == 0) {
-            for (std::int64_t l = 0; l < kLines; ++l) a[l] = T(0);
-          } else {
-            for (std::int64_t l = 0; l < kLines; ++l) a[l] = xj[l] * w[0];
-            for (std::int64_t k = 1; k < n; ++k) {
-              const T wk = w[k];
-              for (std::int64_t l = 0; l < kLines; ++l) a[l] = a[l] + xj[k * kLines + l] * wk;
+        // Outputs in groups of kLines, so that a group can leave as one transposed block.
+        for (std::int64_t j0 = c.j0; j0 < c.j1; j0 += kLines) {
+          const std::int64_t group = std::min(kLines, c.j1 - j0);
+#if defined(__AVX2__)
+          if constexpr (contiguous_floats) {
+            if (group == kLines) {
+              line_output_block(x, c.k0, table, j0, line_out, count);
+              continue;
             }
           }
-        }
-        for (std::int64_t m = 0; m < group; ++m) {
-          for (std::int64_t l = 0; l < count; ++l) line_out[l][(j0 + m) * out_step] = store_as<Dst>(acc[m * kLines + l]);
+#endif
+          alignas(64) T acc[kLines * kLines];
+          for (std::int64_t m = 0; m < group; ++m) {
+            const std::int64_t j = j0 + m;
+            const std::int64_t n = table.taps(j);
+            const T* w = table.row(j);
+            const T* xj = x + (table.first(j) - c.k0) * kLines;
+            T* a = acc + m * kLines;
+            if (n == 0) {
+              for (std::int64_t l = 0; l < kLines; ++l) a[l] = T(0);
+            } else {
+              for (std::int64_t l = 0; l < kLines; ++l) a[l] = xj[l] * w[0];
+              for (std::int64_t k = 1; k < n; ++k) {
+                const T wk = w[k];
+                for (std::int64_t l = 0; l < kLines; ++l) a[l] = a[l] + xj[k * kLines + l] * wk;
+              }
+            }
+          }
+          for (std::int64_t m = 0; m < group; ++m) {
+            for (std::int64_t l = 0; l < count; ++l) line_out[l][(j0 + m) * out_step] = store_as<Dst>(acc[m * kLines + l]);
+          }
         }
       }
     }

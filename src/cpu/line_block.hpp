@@ -59,14 +59,15 @@ inline void interleave_lines(const float* const line[kLines], std::int64_t len, 
 }
 
 #if defined(__AVX2__)
-// Output j of all eight lines from the interleaved samples x: acc = x[first] * w[0], then
-// acc = acc + x[first + k] * w[k], each product and sum rounded on its own (no FMA), as everywhere.
+// Output j of all eight lines from the interleaved samples x, which start at sample x_start:
+// acc = x[first] * w[0], then acc = acc + x[first + k] * w[k], each product and sum rounded on its own
+// (no FMA), as everywhere.
 template <typename Rows>
-inline __m256 line_outputs(const float* x, const Rows& rows, std::int64_t j) {
+inline __m256 line_outputs(const float* x, std::int64_t x_start, const Rows& rows, std::int64_t j) {
   const std::int64_t n = rows.taps(j);
   if (n == 0) return _mm256_setzero_ps();
   const float* w = rows.row(j);
-  const float* xj = x + rows.first(j) * kLines;
+  const float* xj = x + (rows.first(j) - x_start) * kLines;
   __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(xj), _mm256_set1_ps(w[0]));
   for (std::int64_t k = 1; k < n; ++k) {
     acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_loadu_ps(xj + k * kLines), _mm256_set1_ps(w[k])));
@@ -77,11 +78,11 @@ inline __m256 line_outputs(const float* x, const Rows& rows, std::int64_t j) {
 // Outputs j0 .. j0 + 7 of the first `count` lines, computed in registers and stored as one transposed
 // block.
 template <typename Rows>
-inline void line_output_block(const float* x, const Rows& rows, std::int64_t j0, float* const line[kLines],
-                              std::int64_t count) {
+inline void line_output_block(const float* x, std::int64_t x_start, const Rows& rows, std::int64_t j0,
+                              float* const line[kLines], std::int64_t count) {
   __m256 r[8];
 #pragma GCC unroll 8
-  for (int m = 0; m < 8; ++m) r[m] = line_outputs(x, rows, j0 + m);
+  for (int m = 0; m < 8; ++m) r[m] = line_outputs(x, x_start, rows, j0 + m);
   transpose8x8(r);
   for (std::int64_t l = 0; l < count; ++l) _mm256_storeu_ps(line[l] + j0, r[l]);
 }

@@ -1,0 +1,91 @@
+// The CPU axis pass against a plain loop doing the documented per-element sequence
+// (acc = x[first] * w[0]; acc = acc + x[first + k] * w[k]), bitwise, for both loop orders, long lines
+// (several interleaved chunks), short blocks of lines and rows without taps.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "cpu/axis_pass.hpp"
+#include "plan/axis_taps.hpp"
+#include "plan/buffer_layout.hpp"
+
+using namespace tessera;
+
+namespace {
+
+// Applies `table` along dim `axis` of a dense (d0, d1, d2) array, element by element.
+template <typename T>
+std::vector<T> plain_pass(const std::vector<T>& x, std::vector<std::int64_t> shape, int axis,
+                          const plan::TapTable<T>& table) {
+  std::vector<std::int64_t> out_shape = shape;
+  out_shape[axis] = table.out_len;
+  const auto in_strides = plan::dense_strides(shape, {0, 1, 2});
+  const auto out_strides = plan::dense_strides(out_shape, {0, 1, 2});
+  std::vector<T> y(static_cast<std::size_t>(out_shape[0] * out_shape[1] * out_shape[2]));
+  for (std::int64_t a = 0; a < out_shape[0]; ++a)
+    for (std::int64_t b = 0; b < out_shape[1]; ++b)
+      for (std::int64_t c = 0; c < out_shape[2]; ++c) {
+        std::int64_t index[3] = {a, b, c};
+        const std::int64_t j = index[axis];
+        T acc = T(0);
+        for (std::int64_t k = 0; k < table.taps(j); ++k) {
+          index[axis] = table.first[j] + k;
+          const T v = x[index[0] * in_strides[0] + index[1] * in_strides[1] + index[2] * in_strides[2]];
+          acc = (k == 0) ? v * table.row(j)[0] : acc + v * table.row(j)[k];
+        }
+        y[a * out_strides[0] + b * out_strides[1] + c * out_strides[2]] = acc;
+      }
+  return y;
+}
+
+template <typename T>
+void expect_pass_matches(std::vector<std::int64_t> shape, int axis, const plan::TapTable<T>& table) {
+  std::mt19937 rng(5);
+  std::normal_distribution<double> dist;
+  std::vector<T> x(static_cast<std::size_t>(shape[0] * shape[1] * shape[2]));
+  for (auto& v : x) v = static_cast<T>(dist(rng));
+  const std::vector<T> expected = plain_pass(x, shape, axis, table);
+  const DType dtype = sizeof(T) == 8 ? DType::float64 : DType::float32;
+  plan::ArrayView src = plan::dense_array_view(shape, {0, 1, 2}, dtype);
+  src.data = x.data();
+  std::vector<std::int64_t> out_shape = shape;
+  out_shape[axis] = table.out_len;
+  std::vector<T> y(expected.size(), T(-777));
+  plan::ArrayView dst = plan::dense_array_view(out_shape, {0, 1, 2}, dtype);
+  dst.data = y.data();
+  cpu::run_axis_pass<T>(src, dst, axis, table);
+  EXPECT_EQ(0, std::memcmp(expected.data(), y.data(), y.size() * sizeof(T)))
+      << "axis " << axis << " in " << table.in_len << " out " << table.out_len;
+}
+
+template <typename T>
+plan::TapTable<T> taps(Mode mode, std::int64_t in_len, std::int64_t out_len, bool antialias = false) {
+  return plan::build_axis_taps<T>({in_len, out_len, std::nullopt}, mode, false, antialias);
+}
+
+}  // namespace
+
+TEST(AxisPass, AlongTheContiguousAxisEqualsThePlainLoop) {
+  // 13 lines: one full block of eight and a short one; lines long enough for several chunks.
+  for (auto [in_len, out_len] : {std::pair<std::int64_t, std::int64_t>{3000, 5003}, {5000, 1201}, {17, 9}, {9, 40}}) {
+    expect_pass_matches<float>({13, 1, in_len}, 2, taps<float>(Mode::bilinear, in_len, out_len));
+    expect_pass_matches<float>({13, 1, in_len}, 2, taps<float>(Mode::bicubic, in_len, out_len, true));
+    expect_pass_matches<float>({13, 1, in_len}, 2, taps<float>(Mode::area, in_len, out_len));
+    expect_pass_matches<double>({5, 1, in_len}, 2, taps<double>(Mode::bicubic, in_len, out_len));
+    // Transposed nearest tables have rows without taps when shrinking.
+    expect_pass_matches<float>({11, 1, out_len}, 2, plan::transpose(taps<float>(Mode::nearest, in_len, out_len)));
+  }
+}
+
+TEST(AxisPass, AcrossRowsEqualsThePlainLoop) {
+  for (auto [in_len, out_len] : {std::pair<std::int64_t, std::int64_t>{300, 503}, {500, 121}, {7, 9}}) {
+    for (std::int64_t row : {1, 3, 16, 2500}) {
+      expect_pass_matches<float>({2, in_len, row}, 1, taps<float>(Mode::bilinear, in_len, out_len));
+      expect_pass_matches<float>({2, in_len, row}, 1, taps<float>(Mode::lanczos, in_len, out_len, true));
+      expect_pass_matches<double>({2, in_len, row}, 1, taps<double>(Mode::bicubic, in_len, out_len));
+      expect_pass_matches<float>({2, out_len, row}, 1, plan::transpose(taps<float>(Mode::nearest, in_len, out_len)));
+    }
+  }
+}
