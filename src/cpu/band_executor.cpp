@@ -155,6 +155,7 @@ class BandRunner {
   BandRunner(const plan::ResamplePlan<T>& plan, const Layout& L, const StridedArray& src, const StridedArray& dst,
              const std::vector<int>& order)
       : plan_(plan), L_(L), src_(src), dst_(dst) {
+    for (const auto& pass : plan.passes) whole_.push_back(tap_rows(pass.table));
     const std::size_t q = L.band_pass, passes = plan.passes.size();
     // Stages 1..q-1 hold freshly computed rows on their way into the ring (stage q). The ring has room
     // for two windows, so that its rows move back to the front only once every several bands.
@@ -182,9 +183,9 @@ class BandRunner {
       const auto& pass = plan_.passes[p];
       const StridedArray to = (p + 1 == passes) ? slice(dst_, L_, outer, r0, rows) : suffix_[p - q].rows(0, rows);
       if (p == q) {
-        run_axis_pass<T>(from, to, pass.dim, tap_rows(pass.table, r0, r0 + rows, a0, a1 - a0), Threads::caller);
+        run_axis_pass<T>(from, to, pass.dim, whole_[p].slice(r0, r0 + rows, a0, a1 - a0), Threads::caller);
       } else {
-        run_axis_pass<T>(from, to, pass.dim, tap_rows(pass.table), Threads::caller);
+        run_axis_pass<T>(from, to, pass.dim, whole_[p], Threads::caller);
       }
       from = to;
     }
@@ -212,7 +213,7 @@ class BandRunner {
     for (std::size_t p = 0; p < L_.band_pass; ++p) {
       const bool last = p + 1 == L_.band_pass;
       const StridedArray to = last ? ring.rows(ring_start_ + (c0 - held_begin_), count) : prefix_[p].rows(0, count);
-      run_axis_pass<T>(from, to, plan_.passes[p].dim, tap_rows(plan_.passes[p].table), Threads::caller);
+      run_axis_pass<T>(from, to, plan_.passes[p].dim, whole_[p], Threads::caller);
       from = to;
     }
     held_end_ = a1;
@@ -221,6 +222,7 @@ class BandRunner {
   const plan::ResamplePlan<T>& plan_;
   const Layout& L_;
   StridedArray src_, dst_;
+  std::vector<TapRows<T>> whole_;  // every pass's whole table
   std::vector<StageBuffer<T>> prefix_, suffix_;
   // The ring holds rows [held_begin_, held_end_) of outer slice ring_outer_, from slot ring_start_ on.
   std::int64_t ring_outer_ = -1, held_begin_ = 0, held_end_ = 0, ring_start_ = 0, ring_capacity_ = 0;

@@ -3,7 +3,6 @@
 // output can be computed from the band of the input it needs, with the whole table's weights.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 
 #include "plan/tap_table.hpp"
@@ -18,34 +17,37 @@ struct TapRows {
   std::int64_t in_len = 0;       // length of the input part the rows read from
   std::int64_t out_len = 0;      // number of rows
   std::int64_t input_start = 0;  // where the input part starts in the table's input
-  std::int64_t widest = 0;       // the largest tap count of the rows
+  std::int64_t widest = 0;       // at least the largest tap count of the rows (a cost estimate)
 
   std::int64_t first(std::int64_t j) const { return first_index[j] - input_start; }
   std::int64_t taps(std::int64_t j) const { return offset[j + 1] - offset[j]; }
   const T* row(std::int64_t j) const { return weights + offset[j]; }
   std::int64_t max_taps() const { return widest; }
-};
 
-// Rows [begin, end) of `table`, reading from the input part that starts at `input_start` and has
-// `in_len` entries (the caller makes sure it holds every tap of those rows).
-template <typename T>
-TapRows<T> tap_rows(const plan::TapTable<T>& table, std::int64_t begin, std::int64_t end, std::int64_t input_start,
-                    std::int64_t in_len) {
-  TapRows<T> rows;
-  rows.first_index = table.first.data() + begin;
-  rows.offset = table.offset.data() + begin;
-  rows.weights = table.weights.data();
-  rows.in_len = in_len;
-  rows.out_len = end - begin;
-  rows.input_start = input_start;
-  for (std::int64_t j = 0; j < rows.out_len; ++j) rows.widest = std::max(rows.widest, rows.taps(j));
-  return rows;
-}
+  // Rows [begin, end), reading from the input part that starts at `part_start` (in the table's input)
+  // and has `part_len` entries; the caller makes sure it holds every tap of those rows.
+  TapRows slice(std::int64_t begin, std::int64_t end, std::int64_t part_start, std::int64_t part_len) const {
+    TapRows rows = *this;
+    rows.first_index = first_index + begin;
+    rows.offset = offset + begin;
+    rows.out_len = end - begin;
+    rows.input_start = part_start;
+    rows.in_len = part_len;
+    return rows;
+  }
+};
 
 // Every row of `table`, over its whole input.
 template <typename T>
 TapRows<T> tap_rows(const plan::TapTable<T>& table) {
-  return tap_rows(table, 0, table.out_len, 0, table.in_len);
+  TapRows<T> rows;
+  rows.first_index = table.first.data();
+  rows.offset = table.offset.data();
+  rows.weights = table.weights.data();
+  rows.in_len = table.in_len;
+  rows.out_len = table.out_len;
+  rows.widest = table.max_taps();
+  return rows;
 }
 
 }  // namespace tessera::cpu
