@@ -2,8 +2,9 @@
 //
 // When the output's dims, taken in its memory order, split into [outer | axis | inner] blocks that are
 // each dense in both arrays (always true for our buffers and for contiguous or channels-last user
-// arrays), one of two kernels runs: "rows" (a block row per output row, coalesced across the inner dims)
-// or, when the axis is the innermost and contiguous, "lines" (whole input lines staged in shared memory).
+// arrays), one of two kernels runs: "rows" (a block row per chunk of an output row, coalesced across the
+// inner dims, 16-byte runs where aligned) or, when the axis is the innermost and contiguous, "lines"
+// (whole input lines staged in shared memory).
 // Otherwise a general kernel decodes every dim of each element. All compute each element exactly as the
 // CPU does.
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include "core/half_float.hpp"
 #include "cuda/arithmetic.cuh"
 #include "cuda/axis_pass.cuh"
+#include "cuda/vector_io.cuh"
 
 namespace tessera::cuda {
 namespace {
@@ -25,16 +27,27 @@ struct BlockGeometry {
   std::int64_t dst_outer, dst_axis, dst_inner;
 };
 
-// The axis is not the innermost dim: each block row is one output row (o, j) of `inner` elements, read
-// tap by tap from rows of the input, so every load and store is coalesced across the inner dim. A thread
-// keeps kUnroll independent accumulators in flight; each still sums its taps in table order.
-template <typename Src, typename Dst, typename T>
-__global__ void axis_pass_rows(const Src* __restrict__ src, Dst* __restrict__ dst, BlockGeometry g,
-                               DeviceTaps<T> taps, std::int64_t rows) {
-  constexpr int kUnroll = 4;
+// Runs a thread of axis_pass_rows keeps in flight.
+template <typename T, bool Aligned>
+inline constexpr int kRowsInFlight = sizeof(T) == 8 && Aligned ? 2 : 4;
+
+// The axis is not the innermost dim: each block row computes a chunk of one output row (o, j) of `inner`
+// elements, read tap by tap from rows of the input, so every load and store is coalesced across the
+// inner dim; rows are cut into chunks so that few long rows still fill the device. Aligned: the inner
+// dim is contiguous in both arrays and every row starts on a run boundary, so a thread moves runs of
+// kRun<T> elements with one 16-byte access. A thread keeps U runs (U * V elements) in flight (taps one
+// at a time, so registers stay few and occupancy high); each element still sums its taps in table order.
+template <bool Aligned, typename Src, typename Dst, typename T>
+__global__ void __launch_bounds__(256, 4) axis_pass_rows(const Src* __restrict__ src, Dst* __restrict__ dst,
+                                                         BlockGeometry g, DeviceTaps<T> taps, std::int64_t rows) {
+  constexpr int V = Aligned ? kRun<T> : 1;
+  constexpr int U = kRowsInFlight<T, Aligned>;
   const std::int64_t step = static_cast<std::int64_t>(blockDim.x);
-  for (std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * blockDim.y + threadIdx.y; row < rows;
-       row += static_cast<std::int64_t>(gridDim.x) * blockDim.y) {
+  const std::int64_t runs = g.inner / V;
+  const std::int64_t chunks = (runs + U * step - 1) / (U * step);
+  for (std::int64_t item = static_cast<std::int64_t>(blockIdx.x) * blockDim.y + threadIdx.y; item < rows * chunks;
+       item += static_cast<std::int64_t>(gridDim.x) * blockDim.y) {
+    const std::int64_t row = item / chunks;
     const std::int64_t j = row % g.axis_len;
     const std::int64_t o = row / g.axis_len;
     const std::int64_t begin = taps.offset[j];
@@ -42,26 +55,50 @@ __global__ void axis_pass_rows(const Src* __restrict__ src, Dst* __restrict__ ds
     const T* w = taps.weights + begin;
     const Src* x = src + o * g.src_outer + taps.first[j] * g.src_axis;
     Dst* y = dst + o * g.dst_outer + j * g.dst_axis;
-    for (std::int64_t i0 = threadIdx.x; i0 < g.inner; i0 += kUnroll * step) {
-      T acc[kUnroll];
+    const std::int64_t q0 = (item - row * chunks) * U * step + threadIdx.x;
+    bool valid[U];
+    T acc[U][V];
 #pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const std::int64_t i = i0 + u * step;
-        acc[u] = (n > 0 && i < g.inner) ? mul_rn(load<T>(x[i * g.src_inner]), w[0]) : T(0);
-      }
-      for (std::int64_t k = 1; k < n; ++k) {
-        const Src* xk = x + k * g.src_axis;
-        const T wk = w[k];
-#pragma unroll
-        for (int u = 0; u < kUnroll; ++u) {
-          const std::int64_t i = i0 + u * step;
-          if (i < g.inner) acc[u] = add_rn(acc[u], mul_rn(load<T>(xk[i * g.src_inner]), wk));
+    for (int u = 0; u < U; ++u) {
+      const std::int64_t i = (q0 + u * step) * V;
+      valid[u] = q0 + u * step < runs;
+      T v[V];
+      if (valid[u] && n > 0) {
+        if constexpr (Aligned) {
+          load_run<true>(x + i, V, v);
+        } else {
+          v[0] = load<T>(x[i * g.src_inner]);
         }
       }
 #pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const std::int64_t i = i0 + u * step;
-        if (i < g.inner) y[i * g.dst_inner] = store_as<Dst>(acc[u]);
+      for (int e = 0; e < V; ++e) acc[u][e] = (valid[u] && n > 0) ? mul_rn(v[e], w[0]) : T(0);
+    }
+#pragma unroll 1
+    for (std::int64_t k = 1; k < n; ++k) {
+      const Src* xk = x + k * g.src_axis;
+      const T wk = w[k];
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        if (!valid[u]) continue;
+        const std::int64_t i = (q0 + u * step) * V;
+        T v[V];
+        if constexpr (Aligned) {
+          load_run<true>(xk + i, V, v);
+        } else {
+          v[0] = load<T>(xk[i * g.src_inner]);
+        }
+#pragma unroll
+        for (int e = 0; e < V; ++e) acc[u][e] = add_rn(acc[u][e], mul_rn(v[e], wk));
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      if (!valid[u]) continue;
+      const std::int64_t i = (q0 + u * step) * V;
+      if constexpr (Aligned) {
+        store_run<Dst>(y + i, true, V, acc[u]);
+      } else {
+        y[i * g.dst_inner] = store_as<Dst>(acc[u][0]);
       }
     }
   }
@@ -129,14 +166,7 @@ void check(cudaError_t status, const char* what) {
 }
 
 // Enough blocks to fill the current device several times over; grid-stride loops cover the rest.
-std::int64_t block_limit() {
-  int device = 0, multiprocessors = 0;
-  if (cudaGetDevice(&device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
-    multiprocessors = 128;
-  }
-  return static_cast<std::int64_t>(multiprocessors) * 64;
-}
+std::int64_t block_limit() { return static_cast<std::int64_t>(multiprocessor_count()) * 64; }
 
 unsigned grid_for(std::int64_t total, int threads) {
   const std::int64_t blocks = (total + threads - 1) / threads;
@@ -205,12 +235,25 @@ void launch_typed(const DeviceArray& src, const DeviceArray& dst, int axis, cons
     axis_pass_lines<Src, Dst, T><<<static_cast<unsigned>(blocks), kThreads, per_block * line_bytes, stream>>>(
         in, out, blocked, taps, per_block);
   } else if (is_blocked) {
-    const int threads_x = static_cast<int>(std::min<std::int64_t>(kThreads, (blocked.inner + 31) / 32 * 32));
+    constexpr int V = kRun<T>;
+    // (data wider than the compute type, a pairing the executor never makes, keeps element accesses)
+    constexpr bool can_vectorise = sizeof(Src) <= sizeof(T) && sizeof(Dst) <= sizeof(T);
+    const bool aligned = can_vectorise && blocked.src_inner == 1 && blocked.dst_inner == 1 && blocked.inner % V == 0 &&
+                         run_aligned<Src>(in, V, blocked.src_outer) && blocked.src_axis % V == 0 &&
+                         run_aligned<Dst>(out, V, blocked.dst_outer) && blocked.dst_axis % V == 0;
+    const std::int64_t runs = aligned ? blocked.inner / V : blocked.inner;
+    const int threads_x = static_cast<int>(std::min<std::int64_t>(kThreads, (runs + 31) / 32 * 32));
     const int rows_per_block = kThreads / threads_x;
     const std::int64_t rows = blocked.outer * blocked.axis_len;
-    const std::int64_t blocks = std::min<std::int64_t>((rows + rows_per_block - 1) / rows_per_block, block_limit());
-    axis_pass_rows<Src, Dst, T><<<static_cast<unsigned>(blocks), dim3(threads_x, rows_per_block), 0, stream>>>(
-        in, out, blocked, taps, rows);
+    const std::int64_t runs_per_chunk = threads_x * (aligned ? kRowsInFlight<T, true> : kRowsInFlight<T, false>);
+    const std::int64_t items = rows * ((runs + runs_per_chunk - 1) / runs_per_chunk);
+    const std::int64_t blocks = std::min<std::int64_t>((items + rows_per_block - 1) / rows_per_block, block_limit());
+    const dim3 threads(threads_x, rows_per_block);
+    const unsigned grid = static_cast<unsigned>(blocks);
+    if constexpr (can_vectorise) {
+      if (aligned) axis_pass_rows<true, Src, Dst, T><<<grid, threads, 0, stream>>>(in, out, blocked, taps, rows);
+    }
+    if (!aligned) axis_pass_rows<false, Src, Dst, T><<<grid, threads, 0, stream>>>(in, out, blocked, taps, rows);
   } else {
     GeneralGeometry g{};
     g.ndim = dst.ndim;
@@ -244,6 +287,16 @@ void dispatch_dst(const DeviceArray& src, const DeviceArray& dst, int axis, cons
 }
 
 }  // namespace
+
+int multiprocessor_count() {
+  int device = 0, multiprocessors = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
+    cudaGetLastError();
+    return 128;
+  }
+  return multiprocessors;
+}
 
 template <typename T>
 void launch_axis_pass(const DeviceArray& src, const DeviceArray& dst, int axis, const DeviceTaps<T>& taps,

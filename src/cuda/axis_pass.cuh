@@ -26,6 +26,9 @@ struct DeviceTaps {
   std::int64_t out_len = 0;
 };
 
+// Multiprocessors of the current device (a fallback count when it cannot be read).
+int multiprocessor_count();
+
 // dst = taps applied along `axis` of src (shapes agree elsewhere), enqueued on `stream`.
 template <typename T>
 void launch_axis_pass(const DeviceArray& src, const DeviceArray& dst, int axis, const DeviceTaps<T>& taps,

@@ -1,0 +1,171 @@
+// vector_io.cuh — runs of consecutive elements moved with one 16-byte (or 8-byte, for 16-bit data)
+// memory instruction when their address is aligned, element by element otherwise. Only how values
+// travel changes: each element still gets its own sequential sum.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "cuda/arithmetic.cuh"
+
+namespace tessera::cuda {
+
+// Elements of compute type T that fill 16 bytes: the run length of the vectorised kernels.
+template <typename T>
+inline constexpr int kRun = 16 / static_cast<int>(sizeof(T));
+
+// A pack as 32-bit words and back. Memory is accessed through the built-in vector types uint4/uint2
+// built from these words: that is what makes the compiler emit one wide instruction (a plain struct or
+// memcpy copy may be split into element accesses).
+template <typename S>
+__device__ inline std::uint64_t bits_of(S v) {
+  if constexpr (sizeof(S) == 8) {
+    return static_cast<std::uint64_t>(__double_as_longlong(v));
+  } else if constexpr (sizeof(S) == 4) {
+    return __float_as_uint(v);
+  } else {
+    return v.bits;
+  }
+}
+
+template <typename S>
+__device__ inline S from_bits(std::uint64_t b) {
+  if constexpr (sizeof(S) == 8) {
+    return __longlong_as_double(static_cast<long long>(b));
+  } else if constexpr (sizeof(S) == 4) {
+    return __uint_as_float(static_cast<unsigned>(b));
+  } else {
+    return S{static_cast<std::uint16_t>(b)};
+  }
+}
+
+template <typename S, int V>
+inline constexpr int kWords = static_cast<int>(sizeof(S)) * V / 4;
+
+template <typename S, int V>
+__device__ inline void pack_words(const S (&v)[V], unsigned (&w)[kWords<S, V>]) {
+  if constexpr (sizeof(S) == 8) {
+#pragma unroll
+    for (int i = 0; i < V; ++i) {
+      w[2 * i] = static_cast<unsigned>(bits_of(v[i]));
+      w[2 * i + 1] = static_cast<unsigned>(bits_of(v[i]) >> 32);
+    }
+  } else if constexpr (sizeof(S) == 4) {
+#pragma unroll
+    for (int i = 0; i < V; ++i) w[i] = static_cast<unsigned>(bits_of(v[i]));
+  } else {
+#pragma unroll
+    for (int i = 0; i < V / 2; ++i) {
+      w[i] = static_cast<unsigned>(bits_of(v[2 * i]) | (bits_of(v[2 * i + 1]) << 16));
+    }
+  }
+}
+
+template <typename S, int V>
+__device__ inline void unpack_words(const unsigned (&w)[kWords<S, V>], S (&v)[V]) {
+  if constexpr (sizeof(S) == 8) {
+#pragma unroll
+    for (int i = 0; i < V; ++i) v[i] = from_bits<S>(w[2 * i] | (static_cast<std::uint64_t>(w[2 * i + 1]) << 32));
+  } else if constexpr (sizeof(S) == 4) {
+#pragma unroll
+    for (int i = 0; i < V; ++i) v[i] = from_bits<S>(w[i]);
+  } else {
+#pragma unroll
+    for (int i = 0; i < V / 2; ++i) {
+      v[2 * i] = from_bits<S>(w[i] & 0xffffu);
+      v[2 * i + 1] = from_bits<S>(w[i] >> 16);
+    }
+  }
+}
+
+template <int Words>
+__device__ inline void load_words(const void* p, unsigned (&w)[Words]) {
+  static_assert(Words == 4 || Words == 2 || Words == 1, "runs are 4, 8 or 16 bytes");
+  if constexpr (Words == 4) {
+    const uint4 x = *static_cast<const uint4*>(p);
+    w[0] = x.x, w[1] = x.y, w[2] = x.z, w[3] = x.w;
+  } else if constexpr (Words == 2) {
+    const uint2 x = *static_cast<const uint2*>(p);
+    w[0] = x.x, w[1] = x.y;
+  } else {
+    w[0] = *static_cast<const unsigned*>(p);
+  }
+}
+
+// Global memory: through the cache-hinted store intrinsic, which (unlike a plain store of the same
+// type) the compiler never splits; shared memory: a plain store.
+template <bool Global, int Words>
+__device__ inline void store_words(void* p, const unsigned (&w)[Words]) {
+  static_assert(Words == 4 || Words == 2 || Words == 1, "runs are 4, 8 or 16 bytes");
+  if constexpr (Words == 4) {
+    const uint4 x = make_uint4(w[0], w[1], w[2], w[3]);
+    if constexpr (Global) {
+      __stwb(static_cast<uint4*>(p), x);
+    } else {
+      *static_cast<uint4*>(p) = x;
+    }
+  } else if constexpr (Words == 2) {
+    const uint2 x = make_uint2(w[0], w[1]);
+    if constexpr (Global) {
+      __stwb(static_cast<uint2*>(p), x);
+    } else {
+      *static_cast<uint2*>(p) = x;
+    }
+  } else {
+    *static_cast<unsigned*>(p) = w[0];
+  }
+}
+
+// v[i] = p[i] for i < V as T. Aligned: one load (p aligned to the pack, all V in bounds); otherwise the
+// first `count` elements one by one and zeros after them.
+template <bool Aligned, typename T, int V, typename S>
+__device__ inline void load_run(const S* p, int count, T (&v)[V]) {
+  if constexpr (Aligned) {
+    unsigned w[kWords<S, V>];
+    load_words(p, w);
+    S s[V];
+    unpack_words(w, s);
+#pragma unroll
+    for (int i = 0; i < V; ++i) v[i] = load<T>(s[i]);
+  } else {
+#pragma unroll
+    for (int i = 0; i < V; ++i) v[i] = i < count ? load<T>(p[i]) : T(0);
+  }
+}
+
+// p[i] = v[i] for i < V in global memory, rounded to S: one store when `aligned`, else the first
+// `count` one by one.
+template <typename S, typename T, int V>
+__device__ inline void store_run(S* p, bool aligned, int count, const T (&v)[V]) {
+  if (aligned) {
+    S s[V];
+#pragma unroll
+    for (int i = 0; i < V; ++i) s[i] = store_as<S>(v[i]);
+    unsigned w[kWords<S, V>];
+    pack_words(s, w);
+    store_words<true>(p, w);
+  } else {
+#pragma unroll
+    for (int i = 0; i < V; ++i) {
+      if (i < count) p[i] = store_as<S>(v[i]);
+    }
+  }
+}
+
+// p[i] = v[i] for i < V in shared memory, p aligned to the run.
+template <typename T, int V>
+__device__ inline void store_shared_run(T* p, const T (&v)[V]) {
+  unsigned w[kWords<T, V>];
+  pack_words(v, w);
+  store_words<false>(p, w);
+}
+
+// Whether p and every multiple of `stride` elements from it are aligned for runs of V elements of S.
+template <typename S>
+inline bool run_aligned(const void* p, int V, std::int64_t stride) {
+  const std::uintptr_t bytes = sizeof(S) * static_cast<std::uintptr_t>(V);
+  return reinterpret_cast<std::uintptr_t>(p) % bytes == 0 && stride % V == 0;
+}
+
+}  // namespace tessera::cuda
