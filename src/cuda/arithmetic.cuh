@@ -40,6 +40,14 @@ struct RowTaps {
   int n;
   T w[K > 0 ? K : 1];
   const T* weights;
+
+  __device__ T w0() const {
+    if constexpr (K > 0) {
+      return w[0];
+    } else {
+      return weights[0];
+    }
+  }
 };
 
 template <typename T, int K>

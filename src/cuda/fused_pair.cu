@@ -1,4 +1,5 @@
-// fused_pair.cu — see fused_pair.cuh.
+// fused_pair.cu — see fused_pair.cuh: the host side (layout checks, tiling, launch); the kernels are in
+// fused_pair_kernels.cuh.
 #include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
@@ -7,121 +8,38 @@
 #include <vector>
 
 #include "core/half_float.hpp"
-#include "cuda/arithmetic.cuh"
 #include "cuda/fused_pair.cuh"
+#include "cuda/fused_pair_kernels.cuh"
 
 namespace tessera::cuda {
 namespace {
 
-constexpr int kThreads = 256;
+using fused::kThreads;
+using fused::PlaneGeometry;
+using fused::TileGeometry;
+
 constexpr std::int64_t kSharedBytes = 48 * 1024;
-
-// The output viewed as [planes][rows][cols], cols contiguous in both arrays.
-struct PlaneGeometry {
-  std::int64_t planes = 0;
-  std::int64_t src_plane = 0, dst_plane = 0;  // plane strides
-  std::int64_t src_row = 0, dst_row = 0;      // row strides (cols have stride 1)
-  std::int64_t in_rows = 0, in_cols = 0, out_rows = 0, out_cols = 0;
-};
-
-struct TileGeometry {
-  int tile_rows = 0, tile_cols = 0;
-  std::int64_t tiles_r = 0, tiles_c = 0;
-  const std::int64_t* range = nullptr;  // per tile along the first pass's axis: [begin, end) of its input
-};
-
-// The output tile of this block: plane, tile indices, first row and column, and its extent.
-struct Tile {
-  std::int64_t plane, tr, tc, r0, c0;
-  int row_count, width;
-};
-
-__device__ inline Tile block_tile(const PlaneGeometry& g, const TileGeometry& tiles) {
-  Tile t;
-  std::int64_t flat = blockIdx.x;
-  t.tc = flat % tiles.tiles_c;
-  flat /= tiles.tiles_c;
-  t.tr = flat % tiles.tiles_r;
-  t.plane = flat / tiles.tiles_r;
-  t.r0 = t.tr * tiles.tile_rows;
-  t.c0 = t.tc * tiles.tile_cols;
-  t.row_count = static_cast<int>(min(static_cast<std::int64_t>(tiles.tile_rows), g.out_rows - t.r0));
-  t.width = static_cast<int>(min(static_cast<std::int64_t>(tiles.tile_cols), g.out_cols - t.c0));
-  return t;
-}
-
-// Threads are laid out as blockDim.x output columns by blockDim.y rows, so per-column table entries are
-// loaded once per thread and per-row entries are the same for a whole warp; no index needs a division.
-
-// K > 0: every row of both tables has at most K taps, which then live in registers (loops unrolled).
-// First pass along cols, then rows: the block computes t[a][c] = cols pass of input row a for the
-// rows a the output tile needs, then the rows pass from t.
-template <typename Src, typename Dst, typename T, int K>
-__global__ void fused_cols_then_rows(const Src* __restrict__ src, Dst* __restrict__ dst, PlaneGeometry g,
-                                     TileGeometry tiles, DeviceTaps<T> cols, DeviceTaps<T> rows) {
-  extern __shared__ unsigned char shared_bytes[];
-  T* t = reinterpret_cast<T*>(shared_bytes);
-  const Tile tile = block_tile(g, tiles);
-  const std::int64_t p = tile.plane, r0 = tile.r0, c0 = tile.c0;
-  const int row_count = tile.row_count, width = tile.width;
-  const std::int64_t a0 = tiles.range[2 * tile.tr];
-  const int a_count = static_cast<int>(tiles.range[2 * tile.tr + 1] - a0);
-  const int c = threadIdx.x;
-  if (c < width) {
-    const RowTaps<T, K> col = load_row<T, K>(cols.first, cols.offset, cols.weights, c0 + c);
-    const Src* x = src + p * g.src_plane + a0 * g.src_row + col.first;
-    for (int a = threadIdx.y; a < a_count; a += blockDim.y) t[a * width + c] = gather_row<Src, T, K>(x + a * g.src_row, 1, col);
-  }
-  __syncthreads();
-  if (c >= width) return;
-  Dst* out = dst + p * g.dst_plane + c0 + c;
-  for (int r = threadIdx.y; r < row_count; r += blockDim.y) {
-    const RowTaps<T, K> row = load_row<T, K>(rows.first, rows.offset, rows.weights, r0 + r);
-    const T acc = gather_row<T, T, K>(t + static_cast<int>(row.first - a0) * width + c, width, row);
-    out[(r0 + r) * g.dst_row] = store_as<Dst>(acc);
-  }
-}
-
-// First pass along rows, then cols: the block computes t[r][b] = rows pass at input col b for the tile's
-// output rows r and the input cols b its output cols need (loads coalesced across b), then the cols pass
-// from t.
-template <typename Src, typename Dst, typename T, int K>
-__global__ void fused_rows_then_cols(const Src* __restrict__ src, Dst* __restrict__ dst, PlaneGeometry g,
-                                     TileGeometry tiles, DeviceTaps<T> rows, DeviceTaps<T> cols) {
-  extern __shared__ unsigned char shared_bytes[];
-  T* t = reinterpret_cast<T*>(shared_bytes);
-  const Tile tile = block_tile(g, tiles);
-  const std::int64_t p = tile.plane, r0 = tile.r0, c0 = tile.c0;
-  const int row_count = tile.row_count, width = tile.width;
-  const std::int64_t b0 = tiles.range[2 * tile.tc];
-  const int span = static_cast<int>(tiles.range[2 * tile.tc + 1] - b0);
-  const Src* plane = src + p * g.src_plane + b0;
-  for (int r = threadIdx.y; r < row_count; r += blockDim.y) {
-    const RowTaps<T, K> row = load_row<T, K>(rows.first, rows.offset, rows.weights, r0 + r);
-    const Src* x = plane + row.first * g.src_row;
-    for (int b = threadIdx.x; b < span; b += blockDim.x) t[r * span + b] = gather_row<Src, T, K>(x + b, g.src_row, row);
-  }
-  __syncthreads();
-  const int c = threadIdx.x;
-  if (c >= width) return;
-  const RowTaps<T, K> col = load_row<T, K>(cols.first, cols.offset, cols.weights, c0 + c);
-  const T* base = t + static_cast<int>(col.first - b0);
-  Dst* out = dst + p * g.dst_plane + r0 * g.dst_row + c0 + c;
-  for (int r = threadIdx.y; r < row_count; r += blockDim.y) {
-    out[r * g.dst_row] = store_as<Dst>(gather_row<T, T, K>(base + r * span, 1, col));
-  }
-}
+// Output elements per tile row: one warp of runs for plain layouts; wider for channels-last, where a
+// narrow tile would read its neighbours' cols again.
+constexpr int kTileElements = 128;
+constexpr int kTileElementsInner = 512;
+// Blocks per multiprocessor the grid aims at (several waves, so the last one is short), each covering
+// as many planes of its tile as that leaves.
+constexpr std::int64_t kBlocksPerMultiprocessor = 32;
 
 void check(cudaError_t status, const char* what) {
   if (status != cudaSuccess) throw std::runtime_error(std::string("tessera CUDA: ") + what + ": " + cudaGetErrorString(status));
 }
 
 // Input range [begin, end) read by each tile of `tile` consecutive outputs of a table (rows reading
-// nothing are skipped; an all-empty tile gets an empty range).
+// nothing are skipped; an all-empty tile gets an empty range), in units of `unit` elements, widened to
+// multiples of `run` within [0, in_len * unit).
 template <typename T>
-std::vector<std::int64_t> tile_ranges(const plan::TapTable<T>& table, int tile, std::int64_t& widest) {
+std::vector<std::int64_t> tile_ranges(const plan::TapTable<T>& table, int tile, std::int64_t unit, int run,
+                                      std::int64_t& widest) {
   std::vector<std::int64_t> ranges;
   widest = 0;
+  const std::int64_t limit = table.in_len * unit;
   for (std::int64_t j0 = 0; j0 < table.out_len; j0 += tile) {
     std::int64_t begin = table.in_len, end = 0;
     for (std::int64_t j = j0; j < std::min<std::int64_t>(j0 + tile, table.out_len); ++j) {
@@ -129,7 +47,12 @@ std::vector<std::int64_t> tile_ranges(const plan::TapTable<T>& table, int tile, 
       begin = std::min(begin, table.first[j]);
       end = std::max(end, table.first[j] + table.taps(j));
     }
-    if (begin >= end) begin = end = 0;
+    if (begin >= end) {
+      begin = end = 0;
+    } else {
+      begin = begin * unit / run * run;
+      end = std::min(limit, (end * unit + run - 1) / run * run);
+    }
     ranges.push_back(begin);
     ranges.push_back(end);
     widest = std::max(widest, end - begin);
@@ -137,23 +60,36 @@ std::vector<std::int64_t> tile_ranges(const plan::TapTable<T>& table, int tile, 
   return ranges;
 }
 
-// Views src/dst as [planes][rows][cols] with cols = `col_axis` (stride 1) and rows = `row_axis`.
+// Views src/dst as [planes][rows][cols][inner]: cols = `col_axis`, rows = `row_axis` outside it, the dims
+// inside the col axis (in memory) dense with stride 1, and the dims outside the row axis one plane index.
 bool plane_geometry(const DeviceArray& src, const DeviceArray& dst, int row_axis, int col_axis, PlaneGeometry& g) {
-  if (src.strides[col_axis] != 1 || dst.strides[col_axis] != 1) return false;
-  std::vector<int> outer;
+  std::vector<int> order;
   for (int d = 0; d < dst.ndim; ++d) {
-    if (d != row_axis && d != col_axis && dst.shape[d] > 1) outer.push_back(d);
+    if (d == row_axis || d == col_axis || dst.shape[d] > 1) order.push_back(d);
   }
-  std::stable_sort(outer.begin(), outer.end(),
+  std::stable_sort(order.begin(), order.end(),
                    [&](int a, int b) { return std::llabs(dst.strides[a]) > std::llabs(dst.strides[b]); });
+  const auto row_pos = std::find(order.begin(), order.end(), row_axis) - order.begin();
+  const auto col_pos = std::find(order.begin(), order.end(), col_axis) - order.begin();
+  if (col_pos != row_pos + 1) return false;
+  // inner dims: dense in both arrays, innermost stride 1, the col axis directly outside them
+  std::int64_t inner = 1;
+  for (auto k = static_cast<std::ptrdiff_t>(order.size()) - 1; k > col_pos; --k) {
+    const int d = order[k];
+    if (src.strides[d] != inner || dst.strides[d] != inner) return false;
+    inner *= dst.shape[d];
+  }
+  if (src.strides[col_axis] != inner || dst.strides[col_axis] != inner || inner > (1 << 20)) return false;
+  g.inner = static_cast<int>(inner);
   g.planes = 1;
   g.src_plane = g.dst_plane = 0;
-  if (!outer.empty()) {
-    g.src_plane = src.strides[outer.back()];
-    g.dst_plane = dst.strides[outer.back()];
-    for (auto it = outer.rbegin(); it != outer.rend(); ++it) {
-      if (src.strides[*it] != g.src_plane * g.planes || dst.strides[*it] != g.dst_plane * g.planes) return false;
-      g.planes *= dst.shape[*it];
+  if (row_pos > 0) {
+    g.src_plane = src.strides[order[row_pos - 1]];
+    g.dst_plane = dst.strides[order[row_pos - 1]];
+    for (auto k = row_pos - 1; k >= 0; --k) {
+      const int d = order[k];
+      if (src.strides[d] != g.src_plane * g.planes || dst.strides[d] != g.dst_plane * g.planes) return false;
+      g.planes *= dst.shape[d];
     }
   }
   g.src_row = src.strides[row_axis];
@@ -175,19 +111,44 @@ struct FusedConfig {
   std::int64_t max_taps = 0;
 };
 
+// Smallest power of two >= n, at least 32 and at most kThreads: threads along one row of a pass.
+int lanes_for(std::int64_t n) {
+  int lanes = 32;
+  while (lanes < kThreads && lanes < n) lanes *= 2;
+  return lanes;
+}
+
+// Shared bytes of the staged rows of a cols-first tile, for the kernel that `max_taps` selects.
+template <typename T>
+std::int64_t staged_bytes_for(std::int64_t max_taps, int rows) {
+  switch (fused::taps_bound(max_taps)) {
+    case 2: return fused::staged_bytes<T, 2>(rows);
+    case 4: return fused::staged_bytes<T, 4>(rows);
+    case 8: return fused::staged_bytes<T, 8>(rows);
+    default: return fused::staged_bytes<T, 0>(rows);
+  }
+}
+
 // Chooses the tiling for a pass pair, or returns false when the layout or shared memory does not allow it.
 template <typename T>
 bool configure(const DeviceArray& src, const DeviceArray& dst, int first_axis, const plan::TapTable<T>& first,
                int second_axis, const plan::TapTable<T>& second, FusedConfig& config) {
+  constexpr int V = kRun<T>;
   for (int d = 0; d < dst.ndim; ++d) {
     if (dst.shape[d] == 0) return false;
   }
-  // The col axis is whichever of the two is contiguous.
-  config.cols_first = src.strides[first_axis] == 1;
-  const int col_axis = config.cols_first ? first_axis : second_axis;
-  const int row_axis = config.cols_first ? second_axis : first_axis;
+  // The col axis is whichever of the two is inner in memory (tried both ways: length-1 dims can make
+  // strides equal).
   PlaneGeometry& g = config.geometry;
-  if (!plane_geometry(src, dst, row_axis, col_axis, g)) return false;
+  config.cols_first = std::llabs(src.strides[first_axis]) <= std::llabs(src.strides[second_axis]);
+  if (!plane_geometry(src, dst, config.cols_first ? second_axis : first_axis,
+                      config.cols_first ? first_axis : second_axis, g)) {
+    config.cols_first = !config.cols_first;
+    if (!plane_geometry(src, dst, config.cols_first ? second_axis : first_axis,
+                        config.cols_first ? first_axis : second_axis, g)) {
+      return false;
+    }
+  }
   const plan::TapTable<T>& col_table = config.cols_first ? first : second;
   const plan::TapTable<T>& row_table = config.cols_first ? second : first;
   if (g.in_cols != col_table.in_len || g.out_cols != col_table.out_len || g.in_rows != row_table.in_len ||
@@ -196,29 +157,70 @@ bool configure(const DeviceArray& src, const DeviceArray& dst, int first_axis, c
   }
   config.max_taps = std::max(first.max_taps(), second.max_taps());
   TileGeometry& tiles = config.tiles;
-  tiles.tile_cols = static_cast<int>(std::min<std::int64_t>(128, g.out_cols));
+  const std::int64_t target = g.inner == 1 ? kTileElements : kTileElementsInner;
+  tiles.tile_cols = static_cast<int>(std::clamp<std::int64_t>(target / g.inner, 1, g.out_cols));
+  const std::int64_t tile_elems = static_cast<std::int64_t>(tiles.tile_cols) * g.inner;
+  // runs of the output tile's row: at most kThreads of them
+  if ((tile_elems + V - 1) / V > kThreads) return false;
   for (int tile_rows = 64; tile_rows >= 1; tile_rows /= 2) {
     std::int64_t widest = 0;
+    std::int64_t pitch = 0, rows_held = 0, staged = 0;
     if (config.cols_first) {
-      config.ranges = tile_ranges(row_table, tile_rows, widest);  // input rows per output row tile
-      config.shared_bytes = widest * tiles.tile_cols * static_cast<std::int64_t>(sizeof(T));
+      config.ranges = tile_ranges(row_table, tile_rows, 1, 1, widest);  // input rows per output row tile
+      pitch = (tile_elems + V - 1) / V * V;
+      rows_held = widest;
+      staged = staged_bytes_for<T>(config.max_taps, tile_rows);
     } else {
-      config.ranges = tile_ranges(col_table, tiles.tile_cols, widest);  // input cols per output col tile
-      config.shared_bytes = widest * tile_rows * static_cast<std::int64_t>(sizeof(T));
+      config.ranges = tile_ranges(col_table, tiles.tile_cols, g.inner, V, widest);  // input elements per col tile
+      pitch = (widest + V - 1) / V * V;
+      if (pitch % 32 == 0) pitch += V;  // rows of t in different banks for the cols pass
+      rows_held = tile_rows;
     }
     tiles.tile_rows = tile_rows;
-    if (config.shared_bytes <= kSharedBytes) break;
+    tiles.pitch = static_cast<int>(pitch);
+    config.shared_bytes = staged + rows_held * pitch * static_cast<std::int64_t>(sizeof(T));
+    if (config.shared_bytes <= kSharedBytes) {
+      if (config.cols_first) {
+        tiles.lanes = lanes_for(tile_elems);
+      } else {
+        // a warp per row when a tile has 8 rows or more, else wider rows so that all warps work
+        int rows_used = 1;
+        while (rows_used * 2 <= std::min<std::int64_t>({8, tile_rows, g.out_rows})) rows_used *= 2;
+        tiles.lanes = kThreads / rows_used;
+      }
+      tiles.out_lanes = lanes_for(tile_elems);
+      break;
+    }
   }
   if (config.shared_bytes > kSharedBytes) return false;
-  tiles.tiles_r = (g.out_rows + tiles.tile_rows - 1) / tiles.tile_rows;
-  tiles.tiles_c = (g.out_cols + tiles.tile_cols - 1) / tiles.tile_cols;
-  config.blocks = g.planes * tiles.tiles_r * tiles.tiles_c;
+  const std::int64_t tiles_r = (g.out_rows + tiles.tile_rows - 1) / tiles.tile_rows;
+  const std::int64_t tiles_c = (g.out_cols + tiles.tile_cols - 1) / tiles.tile_cols;
+  const std::int64_t per_plane = tiles_r * tiles_c;
+  if (per_plane >= (std::int64_t{1} << 31)) return false;
+  tiles.tiles_r = static_cast<unsigned>(tiles_r);
+  tiles.tiles_c = static_cast<unsigned>(tiles_c);
+  const std::int64_t wanted_blocks = multiprocessor_count() * kBlocksPerMultiprocessor;
+  const std::int64_t wanted_groups = std::max<std::int64_t>(1, wanted_blocks / per_plane);
+  const std::int64_t planes_per_block = (g.planes + wanted_groups - 1) / wanted_groups;
+  if (planes_per_block >= (std::int64_t{1} << 31)) return false;
+  tiles.planes_per_block = static_cast<unsigned>(planes_per_block);
+  config.blocks = per_plane * ((g.planes + planes_per_block - 1) / planes_per_block);
   return config.blocks < (std::int64_t{1} << 31);
 }
 
 template <typename Src, typename Dst, typename T>
 void launch_typed(const DeviceArray& src, const DeviceArray& dst, FusedConfig& config, const DeviceTaps<T>& first_taps,
                   const DeviceTaps<T>& second_taps, cudaStream_t stream) {
+  constexpr int V = kRun<T>;
+  const PlaneGeometry& g = config.geometry;
+  // Whole runs on the big side: every row of it starts on a run boundary, and so does every tile.
+  if (config.cols_first) {
+    config.tiles.aligned = run_aligned<Dst>(dst.data, V, g.dst_row) && (g.planes == 1 || g.dst_plane % V == 0) &&
+                           (g.out_cols * g.inner) % V == 0 && (config.tiles.tile_cols * g.inner) % V == 0;
+  } else {
+    config.tiles.aligned = run_aligned<Src>(src.data, V, g.src_row) && (g.planes == 1 || g.src_plane % V == 0) &&
+                           (g.in_cols * g.inner) % V == 0;
+  }
   // The tile ranges travel with the launch; freed on the stream after it.
   std::int64_t* device_ranges = nullptr;
   const std::size_t range_bytes = config.ranges.size() * sizeof(std::int64_t);
@@ -229,28 +231,21 @@ void launch_typed(const DeviceArray& src, const DeviceArray& dst, FusedConfig& c
   const Src* in = static_cast<const Src*>(src.data);
   Dst* out = static_cast<Dst*>(dst.data);
   const unsigned blocks = static_cast<unsigned>(config.blocks);
-  const int threads_x = (config.tiles.tile_cols + 31) / 32 * 32;
-  const dim3 threads(threads_x, kThreads / threads_x);
   auto launch = [&](auto taps_bound) {
     constexpr int K = decltype(taps_bound)::value;
     if (config.cols_first) {
-      fused_cols_then_rows<Src, Dst, T, K><<<blocks, threads, config.shared_bytes, stream>>>(
+      fused::cols_then_rows<Src, Dst, T, K><<<blocks, kThreads, config.shared_bytes, stream>>>(
           in, out, config.geometry, config.tiles, first_taps, second_taps);
     } else {
-      fused_rows_then_cols<Src, Dst, T, K><<<blocks, threads, config.shared_bytes, stream>>>(
+      fused::rows_then_cols<Src, Dst, T, K><<<blocks, kThreads, config.shared_bytes, stream>>>(
           in, out, config.geometry, config.tiles, first_taps, second_taps);
     }
   };
-  // Common tap counts get register-resident, unrolled rows; long rows (antialias, area, backward of
-  // large factors) read their weights from the table.
-  if (config.max_taps <= 2) {
-    launch(std::integral_constant<int, 2>{});
-  } else if (config.max_taps <= 4) {
-    launch(std::integral_constant<int, 4>{});
-  } else if (config.max_taps <= 8) {
-    launch(std::integral_constant<int, 8>{});
-  } else {
-    launch(std::integral_constant<int, 0>{});
+  switch (fused::taps_bound(config.max_taps)) {
+    case 2: launch(std::integral_constant<int, 2>{}); break;
+    case 4: launch(std::integral_constant<int, 4>{}); break;
+    case 8: launch(std::integral_constant<int, 8>{}); break;
+    default: launch(std::integral_constant<int, 0>{}); break;
   }
   check(cudaGetLastError(), "fused pass launch");
   check(cudaFreeAsync(device_ranges, stream), "tile ranges");

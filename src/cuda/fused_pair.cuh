@@ -1,8 +1,8 @@
-// fused_pair.cuh — two consecutive axis passes over the two innermost dims of a dense layout (e.g. H and W
-// of NCHW) in one kernel: each block computes a tile of the output from an intermediate tile held in
-// shared memory, so the intermediate array never travels through device memory. The intermediate values
-// are computed and rounded exactly as the separate passes compute them, so the result is bit for bit the
-// same as two passes (and as the CPU).
+// fused_pair.cuh — two consecutive axis passes over two adjacent dims of a dense layout (H and W of
+// NCHW, or of NHWC, whose channels ride along with each W) in one kernel: each block computes a tile of
+// the output from an intermediate tile held in shared memory, so the intermediate array never travels
+// through device memory. The intermediate values are computed and rounded exactly as the separate passes
+// compute them, so the result is bit for bit the same as two passes (and as the CPU).
 #pragma once
 
 #include <cuda_runtime.h>

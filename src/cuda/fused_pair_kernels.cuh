@@ -1,0 +1,320 @@
+// fused_pair_kernels.cuh — the two kernels of fused_pair.cu (cols pass first or rows pass first) and
+// the geometry they share with its host side.
+//
+// Both arrays are viewed as [planes][rows][cols][inner]: `inner` is 1 for NCHW-like layouts and the
+// channel count of a channels-last one, whose channels then simply ride along with each col. Along a row
+// the flat index e = col * inner + channel is contiguous, so the passes that read along rows work on runs
+// of kRun<T> consecutive elements (one 16-byte access where aligned). A block owns one output tile of a
+// plane and computes it for a range of planes, so the tile's set-up (its input range, its staged table
+// rows) is paid once per block, not per plane.
+#pragma once
+
+#include <cstdint>
+
+#include "core/half_float.hpp"
+#include "cuda/arithmetic.cuh"
+#include "cuda/axis_pass.cuh"
+#include "cuda/vector_io.cuh"
+
+namespace tessera::cuda::fused {
+
+constexpr int kThreads = 256;
+// Blocks per multiprocessor the kernels are compiled for (caps registers at 64 per thread).
+constexpr int kMinBlocks = 4;
+
+struct PlaneGeometry {
+  std::int64_t planes = 0;
+  std::int64_t src_plane = 0, dst_plane = 0;  // plane strides
+  std::int64_t src_row = 0, dst_row = 0;      // row strides (a col is `inner` elements)
+  std::int64_t in_rows = 0, in_cols = 0, out_rows = 0, out_cols = 0;
+  int inner = 1;
+};
+
+struct TileGeometry {
+  int tile_rows = 0, tile_cols = 0;  // output tile extent in rows and cols
+  unsigned tiles_r = 0, tiles_c = 0;
+  unsigned planes_per_block = 1;
+  int pitch = 0;         // elements per row of the shared intermediate (a multiple of the run length)
+  int lanes = 0;         // threads that share one row of the first pass
+  int out_lanes = 0;     // threads that share one row of the second pass (rows-first kernel)
+  bool aligned = false;  // rows of the big side (input of rows-first, output of cols-first) take whole runs
+  // per tile along the first pass's axis: [begin, end) of its input (rows, or elements of a row)
+  const std::int64_t* range = nullptr;
+};
+
+// The output tile of this block and its planes.
+struct Tile {
+  std::int64_t r0, c0;
+  int tr, tc;
+  int row_count, width;
+  std::int64_t plane_begin, plane_end;
+};
+
+__device__ inline Tile block_tile(const PlaneGeometry& g, const TileGeometry& tiles) {
+  Tile t;
+  const unsigned per_plane = tiles.tiles_r * tiles.tiles_c;
+  const unsigned tile = blockIdx.x % per_plane, group = blockIdx.x / per_plane;
+  t.tc = static_cast<int>(tile % tiles.tiles_c);
+  t.tr = static_cast<int>(tile / tiles.tiles_c);
+  t.r0 = static_cast<std::int64_t>(t.tr) * tiles.tile_rows;
+  t.c0 = static_cast<std::int64_t>(t.tc) * tiles.tile_cols;
+  t.row_count = static_cast<int>(min(static_cast<std::int64_t>(tiles.tile_rows), g.out_rows - t.r0));
+  t.width = static_cast<int>(min(static_cast<std::int64_t>(tiles.tile_cols), g.out_cols - t.c0));
+  t.plane_begin = static_cast<std::int64_t>(group) * tiles.planes_per_block;
+  t.plane_end = min(g.planes, t.plane_begin + tiles.planes_per_block);
+  return t;
+}
+
+// The col and channel of flat element e of a row.
+__device__ inline void split_element(int e, int inner, int& col, int& channel) {
+  col = inner == 1 ? e : e / inner;
+  channel = e - col * inner;
+}
+
+// One table row, staged in shared memory for a whole block: its first input relative to the block's
+// first staged input, its tap count and (K > 0) its weights padded with zeros.
+template <typename T, int K>
+struct StagedRow {
+  int rel;
+  int n;
+  T w[K > 0 ? K : 1];
+};
+
+// Bytes of `rows` staged rows, rounded up so that what follows them is 16-byte aligned.
+template <typename T, int K>
+__host__ __device__ constexpr std::int64_t staged_bytes(int rows) {
+  return (rows * static_cast<std::int64_t>(sizeof(StagedRow<T, K>)) + 15) / 16 * 16;
+}
+
+// The compile-time tap bound of a kernel for tables with at most `max_taps` taps per row: common counts
+// get register-resident, unrolled rows; long rows (antialias, area, backward of large factors), 0, read
+// their weights from the table.
+constexpr int taps_bound(std::int64_t max_taps) {
+  return max_taps <= 2 ? 2 : max_taps <= 4 ? 4 : max_taps <= 8 ? 8 : 0;
+}
+
+// acc[u] = sum_k x[u * ustep + k * kstep] * w[k] for the rows u < U with valid[u], k upwards.
+template <typename Src, typename T, int K, int U>
+__device__ inline void gather_lines(const Src* x, std::int64_t ustep, int kstep, const RowTaps<T, K>& col,
+                                    const bool (&valid)[U], T (&acc)[U]) {
+#pragma unroll
+  for (int u = 0; u < U; ++u) acc[u] = (valid[u] && col.n > 0) ? mul_rn(load<T>(x[u * ustep]), col.w0()) : T(0);
+  if constexpr (K > 0) {
+#pragma unroll
+    for (int k = 1; k < K; ++k) {
+      if (k < col.n) {
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+          if (valid[u]) acc[u] = add_rn(acc[u], mul_rn(load<T>(x[u * ustep + k * kstep]), col.w[k]));
+        }
+      }
+    }
+  } else {
+    for (int k = 1; k < col.n; ++k) {
+      const T wk = col.weights[k];
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        if (valid[u]) acc[u] = add_rn(acc[u], mul_rn(load<T>(x[u * ustep + k * kstep]), wk));
+      }
+    }
+  }
+}
+
+// acc[i] = sum_k x[k * step + i] * w[k] for a run of V consecutive elements, k upwards. K > 0: the
+// row's taps in registers; K == 0: weights from the table, four taps' loads issued before their (still
+// ordered) additions.
+template <bool Aligned, typename Src, typename T, int K, int V>
+__device__ inline void gather_run(const Src* x, std::int64_t step, const RowTaps<T, K>& row, int count, T (&acc)[V]) {
+  if (row.n == 0) {
+#pragma unroll
+    for (int i = 0; i < V; ++i) acc[i] = T(0);
+    return;
+  }
+  T v[V];
+  load_run<Aligned>(x, count, v);
+#pragma unroll
+  for (int i = 0; i < V; ++i) acc[i] = mul_rn(v[i], row.w0());
+  if constexpr (K > 0) {
+#pragma unroll
+    for (int k = 1; k < K; ++k) {
+      if (k < row.n) {
+        load_run<Aligned>(x + k * step, count, v);
+#pragma unroll
+        for (int i = 0; i < V; ++i) acc[i] = add_rn(acc[i], mul_rn(v[i], row.w[k]));
+      }
+    }
+  } else {
+    constexpr int kDepth = 4;
+    int k = 1;
+    for (; k + kDepth <= row.n; k += kDepth) {
+      T vs[kDepth][V];
+#pragma unroll
+      for (int d = 0; d < kDepth; ++d) load_run<Aligned>(x + (k + d) * step, count, vs[d]);
+#pragma unroll
+      for (int d = 0; d < kDepth; ++d) {
+        const T wk = row.weights[k + d];
+#pragma unroll
+        for (int i = 0; i < V; ++i) acc[i] = add_rn(acc[i], mul_rn(vs[d][i], wk));
+      }
+    }
+    for (; k < row.n; ++k) {
+      load_run<Aligned>(x + k * step, count, v);
+      const T wk = row.weights[k];
+#pragma unroll
+      for (int i = 0; i < V; ++i) acc[i] = add_rn(acc[i], mul_rn(v[i], wk));
+    }
+  }
+}
+
+// First pass along cols, then rows (typically both enlarge). For each plane the block computes
+// t[a][e] = cols pass of input row a0 + a for the rows the output tile needs, then each output row from
+// rows of t, a run of V elements per thread (one 16-byte shared load per tap and one store per run).
+template <typename Src, typename Dst, typename T, int K>
+__global__ void __launch_bounds__(kThreads, K == 2 ? 6 : kMinBlocks)
+    cols_then_rows(const Src* __restrict__ src, Dst* __restrict__ dst, PlaneGeometry g, TileGeometry tiles,
+                   DeviceTaps<T> cols, DeviceTaps<T> rows) {
+  constexpr int V = kRun<T>;
+  constexpr int U = K == 2 || K == 4 ? 4 : 2;  // input rows per thread in flight in the first pass
+  extern __shared__ __align__(16) unsigned char shared_bytes[];
+  StagedRow<T, K>* staged = reinterpret_cast<StagedRow<T, K>*>(shared_bytes);
+  T* t = reinterpret_cast<T*>(shared_bytes + staged_bytes<T, K>(tiles.tile_rows));
+  const Tile tile = block_tile(g, tiles);
+  const std::int64_t a0 = tiles.range[2 * tile.tr];
+  const int a_count = static_cast<int>(tiles.range[2 * tile.tr + 1] - a0);
+  const int inner = g.inner, pitch = tiles.pitch;
+  const int elems = tile.width * inner;
+  const int tid = threadIdx.x;
+  for (int r = tid; r < tile.row_count; r += kThreads) {
+    const RowTaps<T, K> row = load_row<T, K>(rows.first, rows.offset, rows.weights, tile.r0 + r);
+    StagedRow<T, K> s;
+    s.n = row.n;
+    s.rel = row.n > 0 ? static_cast<int>(row.first - a0) : 0;
+    if constexpr (K > 0) {
+#pragma unroll
+      for (int k = 0; k < K; ++k) s.w[k] = row.w[k];
+    }
+    staged[r] = s;
+  }
+  const int lanes = tiles.lanes, ay = tid / lanes, a_step = kThreads / lanes;
+  const std::int64_t ustep = a_step * g.src_row;
+  const int groups = pitch / V, row_step = kThreads / groups;
+  const int e0 = (tid % groups) * V;
+  const bool writes = tid < row_step * groups && e0 < elems;
+  for (std::int64_t p = tile.plane_begin; p < tile.plane_end; ++p) {
+    const Src* plane = src + p * g.src_plane + a0 * g.src_row;
+    for (int e = tid % lanes; e < elems; e += lanes) {
+      int c, channel;
+      split_element(e, inner, c, channel);
+      const RowTaps<T, K> col = load_row<T, K>(cols.first, cols.offset, cols.weights, tile.c0 + c);
+      const Src* x = plane + col.first * inner + channel;
+      for (int a = ay; a < a_count; a += U * a_step) {
+        bool valid[U];
+#pragma unroll
+        for (int u = 0; u < U; ++u) valid[u] = a + u * a_step < a_count;
+        T acc[U];
+        gather_lines<Src, T, K, U>(x + a * g.src_row, ustep, inner, col, valid, acc);
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+          if (valid[u]) t[(a + u * a_step) * pitch + e] = acc[u];
+        }
+      }
+    }
+    __syncthreads();
+    if (writes) {
+      Dst* out = dst + p * g.dst_plane + tile.r0 * g.dst_row + tile.c0 * inner + e0;
+      for (int r = tid / groups; r < tile.row_count; r += row_step) {
+        const StagedRow<T, K> row = staged[r];
+        T acc[V];
+        if (row.n == 0) {
+#pragma unroll
+          for (int i = 0; i < V; ++i) acc[i] = T(0);
+        } else {
+          const T* x = t + row.rel * pitch + e0;
+          const T* w = nullptr;
+          if constexpr (K == 0) w = rows.weights + rows.offset[tile.r0 + r];
+          T v[V];
+          load_run<true>(x, V, v);
+#pragma unroll
+          for (int i = 0; i < V; ++i) acc[i] = mul_rn(v[i], K > 0 ? row.w[0] : w[0]);
+          if constexpr (K > 0) {
+#pragma unroll
+            for (int k = 1; k < K; ++k) {
+              if (k < row.n) {
+                load_run<true>(x + k * pitch, V, v);
+#pragma unroll
+                for (int i = 0; i < V; ++i) acc[i] = add_rn(acc[i], mul_rn(v[i], row.w[k]));
+              }
+            }
+          } else {
+            for (int k = 1; k < row.n; ++k) {
+              load_run<true>(x + k * pitch, V, v);
+              const T wk = w[k];
+#pragma unroll
+              for (int i = 0; i < V; ++i) acc[i] = add_rn(acc[i], mul_rn(v[i], wk));
+            }
+          }
+        }
+        store_run<Dst>(out + r * g.dst_row, tiles.aligned, elems - e0, acc);
+      }
+    }
+    __syncthreads();  // t is rewritten for the next plane
+  }
+}
+
+// The rows-first kernel's first pass: t[r][e] for the tile's output rows r and the input elements
+// [e_begin, e_begin + span) of a row, a warp (or more) per row, a run of V elements per thread and tap.
+template <bool Aligned, typename Src, typename T, int K>
+__device__ inline void rows_into_shared(const Src* plane, const PlaneGeometry& g, const TileGeometry& tiles,
+                                        const Tile& tile, const DeviceTaps<T>& rows, int span, T* t) {
+  constexpr int V = kRun<T>;
+  const int lanes = tiles.lanes, runs = (span + V - 1) / V;
+  for (int r = threadIdx.x / lanes; r < tile.row_count; r += kThreads / lanes) {
+    const RowTaps<T, K> row = load_row<T, K>(rows.first, rows.offset, rows.weights, tile.r0 + r);
+    const Src* x = plane + row.first * g.src_row;
+    for (int q = threadIdx.x % lanes; q < runs; q += lanes) {
+      T acc[V];
+      gather_run<Aligned>(x + q * V, g.src_row, row, span - q * V, acc);
+      store_shared_run(t + r * tiles.pitch + q * V, acc);
+    }
+  }
+}
+
+// First pass along rows, then cols (typically both shrink). For each plane the block computes
+// t[r][e] = rows pass at input element e of a row for the tile's output rows r and the input elements
+// its output cols need (runs of V elements: 16-byte loads where aligned), then the cols pass from t, one
+// output element column per thread with its taps in registers.
+template <typename Src, typename Dst, typename T, int K>
+__global__ void __launch_bounds__(kThreads, kMinBlocks)
+    rows_then_cols(const Src* __restrict__ src, Dst* __restrict__ dst, PlaneGeometry g, TileGeometry tiles,
+                   DeviceTaps<T> rows, DeviceTaps<T> cols) {
+  extern __shared__ __align__(16) unsigned char shared_bytes[];
+  T* t = reinterpret_cast<T*>(shared_bytes);
+  const Tile tile = block_tile(g, tiles);
+  const std::int64_t e_begin = tiles.range[2 * tile.tc];
+  const int span = static_cast<int>(tiles.range[2 * tile.tc + 1] - e_begin);
+  const int tid = threadIdx.x;
+  const int inner = g.inner, pitch = tiles.pitch, out_lanes = tiles.out_lanes;
+  const int elems = tile.width * inner;
+  for (std::int64_t p = tile.plane_begin; p < tile.plane_end; ++p) {
+    const Src* plane = src + p * g.src_plane + e_begin;
+    if (tiles.aligned) {
+      rows_into_shared<true, Src, T, K>(plane, g, tiles, tile, rows, span, t);
+    } else {
+      rows_into_shared<false, Src, T, K>(plane, g, tiles, tile, rows, span, t);
+    }
+    __syncthreads();
+    Dst* out = dst + p * g.dst_plane + tile.r0 * g.dst_row + tile.c0 * inner;
+    for (int e = tid % out_lanes; e < elems; e += out_lanes) {
+      int c, channel;
+      split_element(e, inner, c, channel);
+      const RowTaps<T, K> col = load_row<T, K>(cols.first, cols.offset, cols.weights, tile.c0 + c);
+      const T* x = t + static_cast<int>(col.first * inner + channel - e_begin);
+      for (int r = tid / out_lanes; r < tile.row_count; r += kThreads / out_lanes) {
+        out[r * g.dst_row + e] = store_as<Dst>(gather_row<T, T, K>(x + r * pitch, inner, col));
+      }
+    }
+    __syncthreads();  // t is rewritten for the next plane
+  }
+}
+
+}  // namespace tessera::cuda::fused
