@@ -290,6 +290,69 @@ def test_medium_cases_match_cpu_bitwise(mode, shape, kw, cl, dtype):
     report(problems, 1)
 
 
+# Shapes that select each kernel path: the fused pair with its cols pass first or last, plain and
+# channels-last layouts (channels riding along with each col), whole 16-byte runs and the element-by-
+# element fallback (odd widths; "offset": a view starting one element into its rows), every tap bound
+# (2, 4, 8 and long rows), several tiles per plane, blocks covering
+# several planes (thousands of planes, the last block's share short), and the rows pass of 3-D inputs.
+PATH_CASES = [
+    ("bilinear", (3, 1667, 4, 6), dict(scale_factor=2), "contiguous"),
+    ("bicubic", (3, 1667, 12, 12), dict(scale_factor=1 / 3, antialias=True), "contiguous"),
+    ("bilinear", (2, 3, 70, 132), dict(scale_factor=2), "contiguous"),
+    ("bilinear", (2, 3, 70, 131), dict(scale_factor=2), "contiguous"),
+    ("bilinear", (2, 3, 70, 132), dict(scale_factor=2), "offset"),
+    ("bicubic", (2, 3, 40, 264), dict(scale_factor=2), "contiguous"),
+    ("bicubic", (2, 2, 200, 264), dict(scale_factor=1 / 3.5, antialias=True), "contiguous"),
+    ("bicubic", (2, 2, 200, 263), dict(scale_factor=1 / 3.5, antialias=True), "offset"),
+    ("area", (2, 3, 128, 264), dict(scale_factor=0.25), "contiguous"),
+    ("bilinear", (2, 5, 15, 15), dict(scale_factor=32), "contiguous"),
+    ("bilinear", (2, 3, 40, 44), dict(scale_factor=(2, 3)), "contiguous"),
+    ("bilinear", (2, 3, 80, 132), dict(scale_factor=(0.5, 0.25), antialias=True), "contiguous"),
+    ("bilinear", (1, 1, 300, 1), dict(size=(97, 40)), "contiguous"),
+    ("bilinear", (2, 64, 15, 15), dict(scale_factor=32), "channels_last"),
+    ("bilinear", (2, 3, 40, 50), dict(scale_factor=2), "channels_last"),
+    ("bilinear", (2, 16, 40, 50), dict(size=(33, 97), antialias=True), "channels_last"),
+    ("bicubic", (1, 8, 90, 70), dict(scale_factor=1 / 3, antialias=True), "channels_last"),
+    ("area", (2, 12, 64, 64), dict(scale_factor=0.25), "channels_last"),
+    ("trilinear", (2, 3, 12, 20, 24), dict(scale_factor=2), "contiguous"),
+    ("trilinear", (2, 3, 12, 20, 23), dict(scale_factor=2), "contiguous"),
+    ("trilinear", (2, 8, 12, 20, 24), dict(scale_factor=2), "channels_last"),
+]
+
+
+def _path_inputs(shape, out_shape, dtype, layout):
+    """(x_cpu, x_gpu, g_cpu, g_gpu) with the same values and strides on both devices."""
+    if layout == "offset":
+        def pair(full_shape, seed):
+            width = full_shape[-1]
+            base = randn((*full_shape[:-1], width + 4), dtype, seed)
+            return base[..., 1:1 + width], base.to(CUDA)[..., 1:1 + width]
+        return (*pair(shape, 91), *pair(out_shape, 92))
+    fmt = channels_last_format(len(shape)) if layout == "channels_last" else torch.contiguous_format
+    x = randn(shape, dtype, 91, fmt)
+    g = randn(out_shape, dtype, 92, fmt)
+    return x, x.to(CUDA), g, g.to(CUDA)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("mode,shape,kw,layout", PATH_CASES,
+                         ids=[f"{m}-{'x'.join(map(str, s))}-{lay}-{i}" for i, (m, s, _, lay) in enumerate(PATH_CASES)])
+def test_kernel_paths_match_cpu_bitwise(mode, shape, kw, layout, dtype):
+    kw = dict(kw, mode=mode)
+    out_shape = tuple(tessera.output_shape(shape, **kw))
+    x_cpu, x_gpu, g_cpu, g_gpu = _path_inputs(shape, out_shape, dtype, layout)
+    assert x_gpu.stride() == x_cpu.stride() and g_gpu.stride() == g_cpu.stride()
+    what = f"input {shape} {dtype} {layout}, {kw}"
+    problems = []
+    p = bit_mismatch(tessera.interpolate(x_gpu, **kw), tessera.interpolate(x_cpu, **kw))
+    if p:
+        problems.append(f"{what} forward: {p}")
+    p = bit_mismatch(tessera.interpolate_backward(g_gpu, shape, **kw), tessera.interpolate_backward(g_cpu, shape, **kw))
+    if p:
+        problems.append(f"{what} backward: {p}")
+    report(problems, 1)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["f32", "bf16"])
 @pytest.mark.parametrize("view", ["sliced", "expanded", "channels-last-sliced", "transposed-spatial"])
 def test_strided_views_match_cpu_bitwise(view, dtype):
