@@ -75,6 +75,7 @@ struct LineChunk {
 template <typename T>
 std::vector<LineChunk> line_chunks(const TapRows<T>& table) {
   constexpr std::int64_t kMaxSpan = 1024;
+  if (table.in_len <= kMaxSpan) return {LineChunk{0, table.out_len, 0, table.in_len}};
   std::vector<LineChunk> chunks;
   for (std::int64_t j = 0; j < table.out_len;) {
     LineChunk c{j, j, table.in_len, 0};

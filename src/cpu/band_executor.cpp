@@ -14,6 +14,9 @@
 namespace tessera::cpu {
 namespace {
 
+// Lines the CPU kernel along a contiguous axis resamples together (kLines of axis_pass.cpp).
+constexpr std::int64_t kLineBlock = 8;
+
 // The geometry shared by every band of one execution.
 struct Layout {
   int band_dim = -1;
@@ -66,6 +69,12 @@ Layout make_layout(const plan::ResamplePlan<T>& plan, const std::vector<int>& or
     row_bytes = std::max(row_bytes, L.inner_elements[s] * factor * static_cast<std::int64_t>(sizeof(T)));
   }
   L.band_rows = std::clamp<std::int64_t>(band_bytes / row_bytes, 1, out_rows);
+  // When passes run before the band pass, each band should bring at least kLineBlock new rows: the
+  // kernel along a contiguous axis resamples that many lines at once, and fewer waste its lanes.
+  if (L.band_pass > 0 && table.in_len > 0) {
+    const std::int64_t enough = (kLineBlock * out_rows + table.in_len - 1) / table.in_len;
+    L.band_rows = std::clamp<std::int64_t>(std::max(L.band_rows, enough), 1, out_rows);
+  }
   // Enough bands for every thread to get several.
   const std::int64_t wanted = 4 * static_cast<std::int64_t>(get_num_threads());
   while (L.band_rows > 1 && L.outer_count * ((out_rows + L.band_rows - 1) / L.band_rows) < wanted) {
