@@ -30,6 +30,15 @@ struct Layout {
   std::int64_t ring_rows = 0;        // the widest window
 };
 
+// The innermost dim in memory order that is longer than 1 (-1 if none).
+template <typename T>
+int innermost_dim(const plan::ResamplePlan<T>& plan, const std::vector<int>& order) {
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    if (plan.in_shape[*it] > 1 || plan.out_shape[*it] > 1) return *it;
+  }
+  return -1;
+}
+
 template <typename T>
 Layout make_layout(const plan::ResamplePlan<T>& plan, const std::vector<int>& order, std::int64_t band_bytes) {
   Layout L;
@@ -69,9 +78,11 @@ Layout make_layout(const plan::ResamplePlan<T>& plan, const std::vector<int>& or
     row_bytes = std::max(row_bytes, L.inner_elements[s] * factor * static_cast<std::int64_t>(sizeof(T)));
   }
   L.band_rows = std::clamp<std::int64_t>(band_bytes / row_bytes, 1, out_rows);
-  // When passes run before the band pass, each band should bring at least kLineBlock new rows: the
-  // kernel along a contiguous axis resamples that many lines at once, and fewer waste its lanes.
-  if (L.band_pass > 0 && table.in_len > 0) {
+  // When a pass along the innermost dim runs before the band pass, each band should bring at least
+  // kLineBlock new rows: that kernel resamples so many lines at once, and fewer waste its lanes.
+  bool along_before = false;
+  for (std::size_t p = 0; p < L.band_pass; ++p) along_before |= plan.passes[p].dim == innermost_dim(plan, order);
+  if (along_before && table.in_len > 0) {
     const std::int64_t enough = (kLineBlock * out_rows + table.in_len - 1) / table.in_len;
     L.band_rows = std::clamp<std::int64_t>(std::max(L.band_rows, enough), 1, out_rows);
   }
