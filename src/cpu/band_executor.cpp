@@ -136,7 +136,11 @@ class StageBuffer {
     std::vector<std::int64_t> shape = L.stage_shape[stage];
     for (int d : L.outer_dims) shape[d] = 1;
     shape[L.band_dim] = rows;
-    const std::int64_t n = std::max<std::int64_t>(1, rows * row_elements_);
+    std::int64_t n = 0;
+    if (__builtin_mul_overflow(std::max<std::int64_t>(rows, 1), std::max<std::int64_t>(row_elements_, 1), &n) ||
+        n > std::int64_t{1} << 60) {
+      throw Error(ErrorKind::memory, "input", "an intermediate band buffer would not fit in memory");
+    }
     try {
       memory_.reset(new T[static_cast<std::size_t>(n)]);
     } catch (const std::bad_alloc&) {
