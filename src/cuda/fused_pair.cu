@@ -1,7 +1,9 @@
 // fused_pair.cu — see fused_pair.cuh: the host side (layout checks, tiling, launch); the kernels are in
 // fused_pair_kernels.cuh.
 #include <algorithm>
+#include <climits>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -101,6 +103,7 @@ bool plane_geometry(const DeviceArray& src, const DeviceArray& dst, int row_axis
   return true;
 }
 
+template <typename T>
 struct FusedConfig {
   bool cols_first = false;
   PlaneGeometry geometry;
@@ -109,6 +112,9 @@ struct FusedConfig {
   std::int64_t shared_bytes = 0;
   std::int64_t blocks = 0;
   std::int64_t max_taps = 0;
+  // Rows-first pairs that walk their rows pass (walk_rows_then_cols): one walk per row tile.
+  std::vector<fused::WalkTile> walks;
+  std::vector<fused::WalkStep<T>> walk_steps;
 };
 
 // Smallest power of two >= n, at least 32 and at most kThreads: threads along one row of a pass.
@@ -129,10 +135,46 @@ std::int64_t staged_bytes_for(std::int64_t max_taps, int rows) {
   }
 }
 
+// The walks of a rows pass's tiles of `tile_rows` rows (see walk_rows_then_cols), or false where that
+// kernel does not apply: rows of at most 8 taps (the unrolled kernels serve those), a row reading
+// nothing, or two rows of one slot (tile rows r and r + 2, ...) reading a common input row.
+template <typename T>
+bool plan_walks(const plan::TapTable<T>& rows, int tile_rows, std::vector<fused::WalkTile>& walks,
+                std::vector<fused::WalkStep<T>>& steps) {
+  if (fused::taps_bound(rows.max_taps()) != 0) return false;
+  walks.clear();
+  steps.clear();
+  for (std::int64_t r0 = 0; r0 < rows.out_len; r0 += tile_rows) {
+    const std::int64_t r1 = std::min<std::int64_t>(rows.out_len, r0 + tile_rows);
+    std::int64_t begin = rows.in_len, end = 0;
+    for (std::int64_t r = r0; r < r1; ++r) {
+      if (rows.taps(r) == 0) return false;
+      begin = std::min(begin, rows.first[r]);
+      end = std::max(end, rows.first[r] + rows.taps(r));
+    }
+    const std::size_t base = steps.size();
+    if (base + static_cast<std::size_t>(end - begin) > INT_MAX) return false;
+    walks.push_back({begin, static_cast<int>(end - begin), static_cast<int>(base)});
+    steps.resize(base + static_cast<std::size_t>(end - begin));  // zeros: no taps yet
+    for (std::int64_t r = r0; r < r1; ++r) {
+      const int slot = static_cast<int>((r - r0) % 2);
+      const std::int64_t n = rows.taps(r);
+      for (std::int64_t k = 0; k < n; ++k) {
+        fused::WalkStep<T>& s = steps[base + static_cast<std::size_t>(rows.first[r] + k - begin)];
+        if (s.op[slot] != 0) return false;
+        s.w[slot] = rows.row(r)[k];
+        s.op[slot] = fused::kTap | (k == 0 ? fused::kFirstTap : 0) | (k == n - 1 ? fused::kLastTap : 0) |
+                     static_cast<int>(r - r0) << fused::kRowShift;
+      }
+    }
+  }
+  return true;
+}
+
 // Chooses the tiling for a pass pair, or returns false when the layout or shared memory does not allow it.
 template <typename T>
 bool configure(const DeviceArray& src, const DeviceArray& dst, int first_axis, const plan::TapTable<T>& first,
-               int second_axis, const plan::TapTable<T>& second, FusedConfig& config) {
+               int second_axis, const plan::TapTable<T>& second, FusedConfig<T>& config) {
   constexpr int V = kRun<T>;
   for (int d = 0; d < dst.ndim; ++d) {
     if (dst.shape[d] == 0) return false;
@@ -193,6 +235,15 @@ bool configure(const DeviceArray& src, const DeviceArray& dst, int first_axis, c
     }
   }
   if (config.shared_bytes > kSharedBytes) return false;
+  // Walk only where the input is read in the compute type (16-byte runs): with 16-bit data the walk
+  // moves half the bytes per instruction and measured slower than the gathering kernel.
+  const bool full_runs = dtype_size(src.dtype) == sizeof(T);
+  if (config.cols_first || !full_runs || !plan_walks(row_table, tiles.tile_rows, config.walks, config.walk_steps)) {
+    config.walks.clear();
+    config.walk_steps.clear();
+  } else {
+    tiles.out_lanes = std::min(tiles.out_lanes, fused::kWalkThreads);
+  }
   const std::int64_t tiles_r = (g.out_rows + tiles.tile_rows - 1) / tiles.tile_rows;
   const std::int64_t tiles_c = (g.out_cols + tiles.tile_cols - 1) / tiles.tile_cols;
   const std::int64_t per_plane = tiles_r * tiles_c;
@@ -209,7 +260,7 @@ bool configure(const DeviceArray& src, const DeviceArray& dst, int first_axis, c
 }
 
 template <typename Src, typename Dst, typename T>
-void launch_typed(const DeviceArray& src, const DeviceArray& dst, FusedConfig& config, const DeviceTaps<T>& first_taps,
+void launch_typed(const DeviceArray& src, const DeviceArray& dst, FusedConfig<T>& config, const DeviceTaps<T>& first_taps,
                   const DeviceTaps<T>& second_taps, cudaStream_t stream) {
   constexpr int V = kRun<T>;
   const PlaneGeometry& g = config.geometry;
@@ -221,13 +272,23 @@ void launch_typed(const DeviceArray& src, const DeviceArray& dst, FusedConfig& c
     config.tiles.aligned = run_aligned<Src>(src.data, V, g.src_row) && (g.planes == 1 || g.src_plane % V == 0) &&
                            (g.in_cols * g.inner) % V == 0;
   }
-  // The tile ranges travel with the launch; freed on the stream after it.
-  std::int64_t* device_ranges = nullptr;
-  const std::size_t range_bytes = config.ranges.size() * sizeof(std::int64_t);
-  check(cudaMallocAsync(reinterpret_cast<void**>(&device_ranges), range_bytes, stream), "tile ranges");
-  check(cudaMemcpyAsync(device_ranges, config.ranges.data(), range_bytes, cudaMemcpyHostToDevice, stream),
-        "tile range upload");
-  config.tiles.range = device_ranges;
+  // The tile ranges and walks travel with the launch, in one buffer freed on the stream after it.
+  std::vector<unsigned char> host;
+  auto append = [&host](const auto& items) {
+    const std::size_t at = (host.size() + 15) / 16 * 16;
+    const std::size_t bytes = items.size() * sizeof(items[0]);
+    host.resize(at + bytes);
+    if (bytes > 0) std::memcpy(host.data() + at, items.data(), bytes);
+    return at;
+  };
+  const std::size_t ranges_at = append(config.ranges);
+  const std::size_t walks_at = append(config.walks);
+  const std::size_t steps_at = append(config.walk_steps);
+  unsigned char* device = nullptr;
+  check(cudaMallocAsync(reinterpret_cast<void**>(&device), host.size(), stream), "tile ranges");
+  // Pageable source: the call returns once `host` has been staged.
+  check(cudaMemcpyAsync(device, host.data(), host.size(), cudaMemcpyHostToDevice, stream), "tile range upload");
+  config.tiles.range = reinterpret_cast<const std::int64_t*>(device + ranges_at);
   const Src* in = static_cast<const Src*>(src.data);
   Dst* out = static_cast<Dst*>(dst.data);
   const unsigned blocks = static_cast<unsigned>(config.blocks);
@@ -241,19 +302,29 @@ void launch_typed(const DeviceArray& src, const DeviceArray& dst, FusedConfig& c
           in, out, config.geometry, config.tiles, first_taps, second_taps);
     }
   };
-  switch (fused::taps_bound(config.max_taps)) {
-    case 2: launch(std::integral_constant<int, 2>{}); break;
-    case 4: launch(std::integral_constant<int, 4>{}); break;
-    case 8: launch(std::integral_constant<int, 8>{}); break;
-    default: launch(std::integral_constant<int, 0>{}); break;
+  const bool walk = !config.walks.empty();
+  if constexpr (sizeof(Src) == sizeof(T)) {  // the only sources configure walks
+    if (walk) {
+      fused::walk_rows_then_cols<Src, Dst, T><<<blocks, fused::kWalkThreads, config.shared_bytes, stream>>>(
+          in, out, config.geometry, config.tiles, reinterpret_cast<const fused::WalkTile*>(device + walks_at),
+          reinterpret_cast<const fused::WalkStep<T>*>(device + steps_at), second_taps);
+    }
+  }
+  if (!walk) {
+    switch (fused::taps_bound(config.max_taps)) {
+      case 2: launch(std::integral_constant<int, 2>{}); break;
+      case 4: launch(std::integral_constant<int, 4>{}); break;
+      case 8: launch(std::integral_constant<int, 8>{}); break;
+      default: launch(std::integral_constant<int, 0>{}); break;
+    }
   }
   check(cudaGetLastError(), "fused pass launch");
-  check(cudaFreeAsync(device_ranges, stream), "tile ranges");
+  check(cudaFreeAsync(device, stream), "tile ranges");
 }
 
 // The pairs that occur: data to data, data to the compute-type buffer, and buffer to data.
 template <typename T, typename Data>
-void dispatch_pair(const DeviceArray& src, const DeviceArray& dst, FusedConfig& config, const DeviceTaps<T>& d1,
+void dispatch_pair(const DeviceArray& src, const DeviceArray& dst, FusedConfig<T>& config, const DeviceTaps<T>& d1,
                    const DeviceTaps<T>& d2, cudaStream_t stream) {
   const DType buffer = sizeof(T) == 8 ? DType::float64 : DType::float32;
   if (src.dtype == dst.dtype) {
@@ -270,7 +341,7 @@ void dispatch_pair(const DeviceArray& src, const DeviceArray& dst, FusedConfig& 
 template <typename T>
 bool fused_pair_fits(const DeviceArray& src, const DeviceArray& dst, int first_axis, const plan::TapTable<T>& first,
                      int second_axis, const plan::TapTable<T>& second) {
-  FusedConfig config;
+  FusedConfig<T> config;
   return configure(src, dst, first_axis, first, second_axis, second, config);
 }
 
@@ -278,7 +349,7 @@ template <typename T>
 bool launch_fused_pair(const DeviceArray& src, const DeviceArray& dst, int first_axis, const plan::TapTable<T>& first,
                        const DeviceTaps<T>& first_taps, int second_axis, const plan::TapTable<T>& second,
                        const DeviceTaps<T>& second_taps, cudaStream_t stream) {
-  FusedConfig config;
+  FusedConfig<T> config;
   if (!configure(src, dst, first_axis, first, second_axis, second, config)) return false;
   // The data dtype is whichever side is not the compute-type buffer.
   const DType data = (src.dtype == DType::float32 || src.dtype == DType::float64) ? dst.dtype : src.dtype;

@@ -1,5 +1,5 @@
-// fused_pair_kernels.cuh — the two kernels of fused_pair.cu (cols pass first or rows pass first) and
-// the geometry they share with its host side.
+// fused_pair_kernels.cuh — the kernels of fused_pair.cu (cols pass first, rows pass first, and rows
+// pass first by walking down the input rows) and the geometry they share with its host side.
 //
 // Both arrays are viewed as [planes][rows][cols][inner]: `inner` is 1 for NCHW-like layouts and the
 // channel count of a channels-last one, whose channels then simply ride along with each col. Along a row
@@ -311,6 +311,117 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks)
       const T* x = t + static_cast<int>(col.first * inner + channel - e_begin);
       for (int r = tid / out_lanes; r < tile.row_count; r += kThreads / out_lanes) {
         out[r * g.dst_row + e] = store_as<Dst>(gather_row<T, T, K>(x + r * pitch, inner, col));
+      }
+    }
+    __syncthreads();  // t is rewritten for the next plane
+  }
+}
+
+// The walking rows pass (rows-first pairs whose rows pass has long rows, each input row read by at most
+// two output rows: large shrinking factors, e.g. the backward of a x32 bilinear upsample). The other
+// rows-first kernel gathers each output row on its own, so an input row shared by two output rows is
+// read twice, the second time usually from DRAM again; here a thread walks a run of V elements down
+// the tile's input rows in increasing order and adds each row to the output rows that read it, so each
+// input element is loaded once. Output row r of the tile accumulates in slot r % 2 (the host takes this
+// path only where no two rows of one slot read a common input row), and still receives its taps in
+// increasing input order, the first as a plain product: the same sums, bit for bit.
+constexpr int kWalkThreads = 128;
+// Blocks per multiprocessor the walking kernel is compiled for (caps registers at 72 per thread; its
+// shared tile of up to 48 KB allows 4-7 blocks).
+constexpr int kWalkMinBlocks = 7;
+// Input rows a thread loads before using them: enough bytes in flight that a few blocks per
+// multiprocessor (the last wave) still keep memory busy.
+constexpr int kWalkRowsInFlight = 6;
+
+// A walk's op bits for one slot: 0 (the slot's row does not read this input row) or kTap, plus
+// kFirstTap / kLastTap and the tile row (its t row) above kRowShift.
+constexpr int kTap = 1, kFirstTap = 2, kLastTap = 4, kRowShift = 3;
+
+// What input row a of a row tile contributes: its weight in the output row of each slot.
+template <typename T>
+struct alignas(16) WalkStep {
+  T w[2];
+  int op[2];
+};
+
+// A row tile's walk: input rows [a_begin, a_begin + a_count), whose steps start at step_begin.
+struct WalkTile {
+  std::int64_t a_begin;
+  int a_count;
+  int step_begin;
+};
+
+// t[r][0, V) for the tile rows r, from the run of V elements at x of each of the walk's input rows
+// (`step` elements apart; `count` elements of the run exist).
+template <bool Aligned, typename Src, typename T>
+__device__ inline void walk_run(const Src* x, std::int64_t step, int count, int a_count,
+                                const WalkStep<T>* __restrict__ steps, T* t, int pitch) {
+  constexpr int V = kRun<T>, U = kWalkRowsInFlight;
+  T acc[2][V] = {};
+  for (int a0 = 0; a0 < a_count; a0 += U) {
+    const Src* xa = x + a0 * step;
+    T v[U][V];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      if (a0 + u < a_count) load_run<Aligned>(xa + u * step, count, v[u]);
+    }
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      if (a0 + u < a_count) {
+        const WalkStep<T> s = steps[a0 + u];
+#pragma unroll
+        for (int slot = 0; slot < 2; ++slot) {
+          const int op = s.op[slot];
+          if (op != 0) {
+#pragma unroll
+            for (int i = 0; i < V; ++i) {
+              const T product = mul_rn(v[u][i], s.w[slot]);
+              acc[slot][i] = (op & kFirstTap) ? product : add_rn(acc[slot][i], product);
+            }
+            if (op & kLastTap) store_shared_run(t + (op >> kRowShift) * pitch, acc[slot]);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Rows pass by walking (above), then the cols pass from t.
+template <typename Src, typename Dst, typename T>
+__global__ void __launch_bounds__(kWalkThreads, kWalkMinBlocks)
+    walk_rows_then_cols(const Src* __restrict__ src, Dst* __restrict__ dst, PlaneGeometry g, TileGeometry tiles,
+                        const WalkTile* __restrict__ walks, const WalkStep<T>* __restrict__ steps,
+                        DeviceTaps<T> cols) {
+  constexpr int V = kRun<T>;
+  extern __shared__ __align__(16) unsigned char shared_bytes[];
+  T* t = reinterpret_cast<T*>(shared_bytes);
+  const Tile tile = block_tile(g, tiles);
+  const std::int64_t e_begin = tiles.range[2 * tile.tc];
+  const int span = static_cast<int>(tiles.range[2 * tile.tc + 1] - e_begin);
+  const WalkTile walk = walks[tile.tr];
+  const WalkStep<T>* tile_steps = steps + walk.step_begin;
+  const int tid = threadIdx.x;
+  const int inner = g.inner, pitch = tiles.pitch, out_lanes = tiles.out_lanes;
+  const int elems = tile.width * inner;
+  for (std::int64_t p = tile.plane_begin; p < tile.plane_end; ++p) {
+    const Src* plane = src + p * g.src_plane + walk.a_begin * g.src_row + e_begin;
+    for (int q = tid; q * V < span; q += kWalkThreads) {
+      if (tiles.aligned) {
+        walk_run<true>(plane + q * V, g.src_row, span - q * V, walk.a_count, tile_steps, t + q * V, pitch);
+      } else {
+        walk_run<false>(plane + q * V, g.src_row, span - q * V, walk.a_count, tile_steps, t + q * V, pitch);
+      }
+    }
+    __syncthreads();
+    // The second pass of rows_then_cols (kept as a copy there: sharing it changed that kernel's registers).
+    Dst* out = dst + p * g.dst_plane + tile.r0 * g.dst_row + tile.c0 * inner;
+    for (int e = tid % out_lanes; e < elems; e += out_lanes) {
+      int c, channel;
+      split_element(e, inner, c, channel);
+      const RowTaps<T, 0> col = load_row<T, 0>(cols.first, cols.offset, cols.weights, tile.c0 + c);
+      const T* x = t + static_cast<int>(col.first * inner + channel - e_begin);
+      for (int r = tid / out_lanes; r < tile.row_count; r += kWalkThreads / out_lanes) {
+        out[r * g.dst_row + e] = store_as<Dst>(gather_row<T, T, 0>(x + r * pitch, inner, col));
       }
     }
     __syncthreads();  // t is rewritten for the next plane

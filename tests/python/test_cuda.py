@@ -295,6 +295,10 @@ def test_medium_cases_match_cpu_bitwise(mode, shape, kw, cl, dtype):
 # element fallback (odd widths; "offset": a view starting one element into its rows), every tap bound
 # (2, 4, 8 and long rows), several tiles per plane, blocks covering
 # several planes (thousands of planes, the last block's share short), and the rows pass of 3-D inputs.
+# The backward of large upsamples walks its rows pass (long rows, each input row read by at most two of
+# them; float32 and float64 data): whole runs, the element fallback, channels-last, several row and col
+# tiles, runs per thread beyond one block's width, blocks over several planes, and nearest's rows (one
+# reader per input row).
 PATH_CASES = [
     ("bilinear", (3, 1667, 4, 6), dict(scale_factor=2), "contiguous"),
     ("bicubic", (3, 1667, 12, 12), dict(scale_factor=1 / 3, antialias=True), "contiguous"),
@@ -306,6 +310,12 @@ PATH_CASES = [
     ("bicubic", (2, 2, 200, 263), dict(scale_factor=1 / 3.5, antialias=True), "offset"),
     ("area", (2, 3, 128, 264), dict(scale_factor=0.25), "contiguous"),
     ("bilinear", (2, 5, 15, 15), dict(scale_factor=32), "contiguous"),
+    ("bilinear", (2, 3, 15, 15), dict(scale_factor=32), "offset"),
+    ("bilinear", (2, 3, 9, 11), dict(scale_factor=(16, 13)), "contiguous"),
+    ("bilinear", (2, 3, 15, 15), dict(scale_factor=32), "channels_last"),
+    ("bilinear", (1, 2, 40, 150), dict(scale_factor=(16, 10)), "contiguous"),
+    ("bilinear", (3, 1667, 2, 2), dict(scale_factor=16), "contiguous"),
+    ("nearest", (2, 3, 15, 15), dict(scale_factor=32), "contiguous"),
     ("bilinear", (2, 3, 40, 44), dict(scale_factor=(2, 3)), "contiguous"),
     ("bilinear", (2, 3, 80, 132), dict(scale_factor=(0.5, 0.25), antialias=True), "contiguous"),
     ("bilinear", (1, 1, 300, 1), dict(size=(97, 40)), "contiguous"),
