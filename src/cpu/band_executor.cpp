@@ -39,12 +39,43 @@ int innermost_dim(const plan::ResamplePlan<T>& plan, const std::vector<int>& ord
   return -1;
 }
 
+// Output rows per band: every buffer of a band within band_bytes (by default small enough to stay in a
+// core's L2 cache with the ring, large enough that the per-band overhead is negligible).
+template <typename T>
+std::int64_t band_height(const plan::ResamplePlan<T>& plan, const std::vector<int>& order, const Layout& L,
+                         std::int64_t band_bytes) {
+  const plan::TapTable<T>& table = plan.passes[L.band_pass].table;
+  const std::int64_t out_rows = table.out_len;
+  // The stages before the band pass hold rows of its input: in_len / out_len of them per output row
+  // when it shrinks.
+  const std::int64_t rows_per_output = std::max<std::int64_t>(1, (table.in_len + out_rows - 1) / out_rows);
+  std::int64_t row_bytes = 1;
+  for (std::size_t s = 1; s <= plan.passes.size(); ++s) {
+    const std::int64_t factor = (s <= L.band_pass) ? rows_per_output : 1;
+    row_bytes = std::max(row_bytes, L.inner_elements[s] * factor * static_cast<std::int64_t>(sizeof(T)));
+  }
+  std::int64_t rows = std::clamp<std::int64_t>(band_bytes / row_bytes, 1, out_rows);
+  // When a pass along the innermost dim runs before the band pass, each band should bring at least
+  // kLineBlock new rows: that kernel resamples so many lines at once, and fewer waste its lanes.
+  const int innermost = innermost_dim(plan, order);
+  bool along_before = false;
+  for (std::size_t p = 0; p < L.band_pass; ++p) along_before |= plan.passes[p].dim == innermost;
+  if (along_before && table.in_len > 0) {
+    const std::int64_t enough = (kLineBlock * out_rows + table.in_len - 1) / table.in_len;
+    rows = std::clamp<std::int64_t>(std::max(rows, enough), 1, out_rows);
+  }
+  // Enough bands for every thread to get several.
+  const std::int64_t wanted = 4 * static_cast<std::int64_t>(get_num_threads());
+  while (rows > 1 && L.outer_count * ((out_rows + rows - 1) / rows) < wanted) rows = (rows + 1) / 2;
+  return rows;
+}
+
 template <typename T>
 Layout make_layout(const plan::ResamplePlan<T>& plan, const std::vector<int>& order, std::int64_t band_bytes) {
   Layout L;
-  const std::size_t passes = plan.passes.size();
+  // The band dim is the outermost resampled dim in memory order; the dims outside it are sliced.
   for (int d : order) {
-    for (std::size_t p = 0; p < passes && L.band_dim < 0; ++p) {
+    for (std::size_t p = 0; p < plan.passes.size() && L.band_dim < 0; ++p) {
       if (plan.passes[p].dim == d) {
         L.band_dim = d;
         L.band_pass = p;
@@ -65,38 +96,13 @@ Layout make_layout(const plan::ResamplePlan<T>& plan, const std::vector<int>& or
     for (auto it = band_at + 1; it != order.end(); ++it) n *= shape[*it];
     L.inner_elements.push_back(n);
   }
-
-  // Band height: every buffer of a band within band_bytes (by default small enough to stay in a core's
-  // L2 cache with the ring, large enough that the per-band overhead is negligible). The stages before the band pass hold the
-  // rows of its input, in_len / out_len of them per output row when the pass shrinks.
   const plan::TapTable<T>& table = plan.passes[L.band_pass].table;
-  const std::int64_t out_rows = table.out_len;
-  const std::int64_t rows_per_output = std::max<std::int64_t>(1, (table.in_len + out_rows - 1) / out_rows);
-  std::int64_t row_bytes = 1;
-  for (std::size_t s = 1; s <= passes; ++s) {
-    const std::int64_t factor = (s <= L.band_pass) ? rows_per_output : 1;
-    row_bytes = std::max(row_bytes, L.inner_elements[s] * factor * static_cast<std::int64_t>(sizeof(T)));
-  }
-  L.band_rows = std::clamp<std::int64_t>(band_bytes / row_bytes, 1, out_rows);
-  // When a pass along the innermost dim runs before the band pass, each band should bring at least
-  // kLineBlock new rows: that kernel resamples so many lines at once, and fewer waste its lanes.
-  bool along_before = false;
-  for (std::size_t p = 0; p < L.band_pass; ++p) along_before |= plan.passes[p].dim == innermost_dim(plan, order);
-  if (along_before && table.in_len > 0) {
-    const std::int64_t enough = (kLineBlock * out_rows + table.in_len - 1) / table.in_len;
-    L.band_rows = std::clamp<std::int64_t>(std::max(L.band_rows, enough), 1, out_rows);
-  }
-  // Enough bands for every thread to get several.
-  const std::int64_t wanted = 4 * static_cast<std::int64_t>(get_num_threads());
-  while (L.band_rows > 1 && L.outer_count * ((out_rows + L.band_rows - 1) / L.band_rows) < wanted) {
-    L.band_rows = (L.band_rows + 1) / 2;
-  }
-  L.bands = (out_rows + L.band_rows - 1) / L.band_rows;
-
-  // Rows without taps read nothing (their `first` is 0): they do not widen a window.
+  L.band_rows = band_height(plan, order, L, band_bytes);
+  L.bands = (table.out_len + L.band_rows - 1) / L.band_rows;
+  // Each band's window; rows without taps read nothing (their `first` is 0) and do not widen it.
   for (std::int64_t t = 0; t < L.bands; ++t) {
     std::int64_t begin = table.in_len, end = 0;
-    for (std::int64_t j = t * L.band_rows; j < std::min(out_rows, (t + 1) * L.band_rows); ++j) {
+    for (std::int64_t j = t * L.band_rows; j < std::min(table.out_len, (t + 1) * L.band_rows); ++j) {
       if (table.taps(j) == 0) continue;
       begin = std::min(begin, table.first[j]);
       end = std::max(end, table.first[j] + table.taps(j));
