@@ -275,7 +275,7 @@ def header_lines(meta: dict) -> list[str]:
         "# tessera CPU benchmark: interpolate forward and backward",
         "",
         f"- Date: {meta['date']}",
-        f"- CPU: {meta['cpu']}",
+        f"- CPU: {meta['cpu']}; tessera's kernels: {meta.get('cpu_target', '?')}",
         f"- Cores: {meta['cores']}; threads used by every library: {meta['threads']}",
         f"- Load average before / after the run: {meta.get('loadavg_start', '?')} / {meta.get('loadavg_end', '?')}",
         f"- Versions: {meta['versions']}",
@@ -770,7 +770,8 @@ def main(argv=None) -> int:
     print("copy into a new array: " + ", ".join(f"{k} {v:.1f} GB/s" for k, v in alloc.items()), flush=True)
     meta = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "cpu": cpu_model(), "cores": core_count(), "threads": args.threads, "versions": versions,
+        "cpu": cpu_model(), "cpu_target": tessera._core.cpu_target(), "cores": core_count(), "threads": args.threads,
+        "versions": versions,
         "memcpy": memcpy, "alloc_copy_gbs": alloc, "thp": thp_mode(), "loadavg_start": load_start,
         "repeats": args.repeats, "warmup": args.warmup, "gap_ms": args.gap_ms, "argv": sys.argv[1:], "notes": [],
     }

@@ -66,8 +66,8 @@ void interpolate_backward(const TensorView& grad_output, const TensorView& grad_
 bool built_with_cuda();
 int cuda_device_count();
 
-// The CPU kernels in use: "avx2" or "baseline" (TESSERA_CPU_TARGET=baseline in the environment forces
-// the latter). Every target computes the same bits.
+// The CPU kernels in use: "avx512", "avx2" or "baseline", the widest the CPU runs (TESSERA_CPU_TARGET=avx2
+// or =baseline in the environment caps the choice). Every target computes the same bits.
 const char* cpu_target();
 
 // Threads used by CPU kernels (default: hardware concurrency). Results never depend on it.

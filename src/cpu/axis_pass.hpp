@@ -35,8 +35,8 @@ void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, c
   run_axis_pass<T>(src, dst, axis, tap_rows(table), Threads::pool);
 }
 
-// The CPU target run_axis_pass uses: "avx2" or "baseline". The environment variable
-// TESSERA_CPU_TARGET=baseline forces the baseline kernels (used by the tests that compare targets).
+// The CPU target run_axis_pass uses: "avx512", "avx2" or "baseline", the widest the CPU has. The
+// environment variable TESSERA_CPU_TARGET=baseline or =avx2 caps it (the tests that compare targets use it).
 const char* cpu_target();
 
 // The per-target copies of the kernels.
@@ -45,6 +45,10 @@ template <typename T>
 void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& rows, Threads threads);
 }
 namespace avx2 {
+template <typename T>
+void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& rows, Threads threads);
+}
+namespace avx512 {
 template <typename T>
 void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& rows, Threads threads);
 }

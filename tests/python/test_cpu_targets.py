@@ -40,14 +40,17 @@ def _digests(target):
     return json.loads(out.stdout)
 
 
-def test_baseline_and_dispatched_kernels_give_the_same_bits():
-    forced = _digests("baseline")
+def test_every_cpu_target_gives_the_same_bits():
     dispatched = _digests(None)
-    assert forced.pop("target") == "baseline"
-    target = dispatched.pop("target")
-    assert target in ("baseline", "avx2")
-    assert forced == dispatched, f"CPU target {target} differs from the baseline kernels"
+    widest = dispatched.pop("target")
+    assert widest in ("baseline", "avx2", "avx512")
+    # Each narrower target, forced through TESSERA_CPU_TARGET, against the one the CPU dispatches to.
+    targets = ["baseline", "avx2", "avx512"]
+    for target in targets[: targets.index(widest)]:
+        forced = _digests(target)
+        assert forced.pop("target") == target
+        assert forced == dispatched, f"CPU target {widest} differs from the {target} kernels"
 
 
 def test_cpu_target_is_reported():
-    assert tessera._core.cpu_target() in ("baseline", "avx2")
+    assert tessera._core.cpu_target() in ("baseline", "avx2", "avx512")
