@@ -1,6 +1,8 @@
 // axis_pass.cpp — the strided single-axis gather, in two loop orders that compute identical bits:
-// "along" when the resampled axis is the innermost of the output (each line gathers its own taps) and
-// "across" otherwise (whole rows of the innermost dim accumulate tap by tap).
+// "along" when the resampled axis is the innermost of the output (eight lines at a time, interleaved in a
+// scratch block, long lines in L1-sized chunks; line_block.hpp moves float32 lines with AVX2) and
+// "across" otherwise (whole rows of the innermost dim accumulate tap by tap; short_rows.hpp handles rows
+// of at most eight floats).
 #include "cpu/axis_pass.hpp"
 
 #include <algorithm>
