@@ -34,6 +34,8 @@ except ImportError:  # pragma: no cover - older or newer torch without this help
 
 __all__ = ["interpolate", "Upsample"]
 
+_FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
 _SizeArg = Union[int, Sequence[int], None]
 _ScaleArg = Union[float, Sequence[float], None]
 
@@ -250,6 +252,8 @@ def interpolate(
     """
     if not isinstance(input, torch.Tensor):
         raise TypeError(f"input: expected a torch.Tensor, got {type(input).__name__}")
+    if input.dtype not in _FLOAT_DTYPES:
+        raise TypeError(f"input: expected a float16, bfloat16, float32 or float64 tensor, got dtype {input.dtype}")
     spatial_dims = input.dim() - 2
     return torch.ops.tessera.interpolate(
         input,

@@ -367,6 +367,12 @@ def test_non_tensor_input_raises_type_error():
         tt.interpolate([[1.0]], size=2)
 
 
+@pytest.mark.parametrize("dtype", [torch.int32, torch.uint8, torch.complex64, torch.bool])
+def test_non_float_tensor_raises_type_error_naming_input(dtype):
+    with pytest.raises(TypeError, match="^input: "):
+        tt.interpolate(torch.zeros((1, 2, 5, 6), dtype=dtype), size=2)
+
+
 def test_float_size_raises_type_error():
     with pytest.raises(TypeError, match="size"):
         tt.interpolate(_input((1, 2, 5, 6)), size=(2.5, 3))
