@@ -99,15 +99,8 @@ Layout make_layout(const plan::ResamplePlan<T>& plan, const std::vector<int>& or
   const plan::TapTable<T>& table = plan.passes[L.band_pass].table;
   L.band_rows = band_height(plan, order, L, band_bytes);
   L.bands = (table.out_len + L.band_rows - 1) / L.band_rows;
-  // Each band's window; rows without taps read nothing (their `first` is 0) and do not widen it.
   for (std::int64_t t = 0; t < L.bands; ++t) {
-    std::int64_t begin = table.in_len, end = 0;
-    for (std::int64_t j = t * L.band_rows; j < std::min(table.out_len, (t + 1) * L.band_rows); ++j) {
-      if (table.taps(j) == 0) continue;
-      begin = std::min(begin, table.first[j]);
-      end = std::max(end, table.first[j] + table.taps(j));
-    }
-    if (begin >= end) begin = end = 0;
+    const auto [begin, end] = table.input_span(t * L.band_rows, std::min(table.out_len, (t + 1) * L.band_rows));
     L.window.push_back(begin);
     L.window.push_back(end);
     L.ring_rows = std::max(L.ring_rows, end - begin);

@@ -43,15 +43,8 @@ std::vector<std::int64_t> tile_ranges(const plan::TapTable<T>& table, int tile, 
   widest = 0;
   const std::int64_t limit = table.in_len * unit;
   for (std::int64_t j0 = 0; j0 < table.out_len; j0 += tile) {
-    std::int64_t begin = table.in_len, end = 0;
-    for (std::int64_t j = j0; j < std::min<std::int64_t>(j0 + tile, table.out_len); ++j) {
-      if (table.taps(j) == 0) continue;
-      begin = std::min(begin, table.first[j]);
-      end = std::max(end, table.first[j] + table.taps(j));
-    }
-    if (begin >= end) {
-      begin = end = 0;
-    } else {
+    auto [begin, end] = table.input_span(j0, std::min<std::int64_t>(j0 + tile, table.out_len));
+    if (begin < end) {
       begin = begin * unit / run * run;
       end = std::min(limit, (end * unit + run - 1) / run * run);
     }

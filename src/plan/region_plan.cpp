@@ -54,14 +54,9 @@ Region required_region(const ResamplePlan<T>& plan, const Region& output_region,
       needed[a] = output_region[a];
       continue;
     }
-    std::int64_t start = table->in_len, stop = 0;
-    for (std::int64_t j = output_region[a].start; j < output_region[a].stop; ++j) {
-      if (table->taps(j) == 0) continue;
-      start = std::min(start, table->first[j]);
-      stop = std::max(stop, table->first[j] + table->taps(j));
-    }
     // Outputs that read nothing (possible in a backward) need no input at all.
-    needed[a] = start < stop ? Range{start, stop} : Range{0, 0};
+    const auto [start, stop] = table->input_span(output_region[a].start, output_region[a].stop);
+    needed[a] = Range{start, stop};
   }
   return needed;
 }

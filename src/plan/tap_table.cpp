@@ -14,6 +14,18 @@ std::int64_t TapTable<W>::max_taps() const {
 }
 
 template <typename W>
+std::pair<std::int64_t, std::int64_t> TapTable<W>::input_span(std::int64_t begin, std::int64_t end) const {
+  std::int64_t lo = in_len, hi = 0;
+  for (std::int64_t j = begin; j < end; ++j) {
+    if (taps(j) == 0) continue;  // reads nothing, and its `first` is 0
+    lo = std::min(lo, first[j]);
+    hi = std::max(hi, first[j] + taps(j));
+  }
+  if (lo >= hi) return {0, 0};
+  return {lo, hi};
+}
+
+template <typename W>
 bool TapTable<W>::is_identity() const {
   if (in_len != out_len) return false;
   for (std::int64_t j = 0; j < out_len; ++j) {

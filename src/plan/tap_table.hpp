@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace tessera::plan {
@@ -19,6 +20,8 @@ struct TapTable {
   std::int64_t taps(std::int64_t j) const { return offset[j + 1] - offset[j]; }
   const W* row(std::int64_t j) const { return weights.data() + offset[j]; }
   std::int64_t max_taps() const;
+  // [first, last) of the inputs that outputs [begin, end) read; {0, 0} when none of them reads anything.
+  std::pair<std::int64_t, std::int64_t> input_span(std::int64_t begin, std::int64_t end) const;
   // True when output j is exactly input j for every j (a copy).
   bool is_identity() const;
 };
