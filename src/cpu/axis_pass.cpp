@@ -260,33 +260,24 @@ void gather_across(const StridedArray& src, const StridedArray& dst, int axis, c
   const std::int64_t in_inner = src.strides[inner];
   const std::int64_t out_inner = dst.strides[inner];
   const std::int64_t items = outer.total() * out_len;
-  constexpr bool floats = std::is_same_v<Src, float> && std::is_same_v<Dst, float> && std::is_same_v<T, float>;
-  const bool short_rows = kHasShortRowKernel && row_len <= 8 && in_inner == 1 && out_inner == 1;
   run_parts(threads, items, row_len * table.max_taps(), [&](std::int64_t begin, std::int64_t end) {
-    // Item = (outer index, j), j fastest: walk it without a division per item, decoding the outer
-    // index into offsets only when it changes.
+    // Item = (outer index, j), j fastest: runs of consecutive j within one outer slice, whose offsets
+    // are decoded once per run.
     std::int64_t o = begin / out_len, j = begin % out_len, src_offset = 0, dst_offset = 0;
-    outer.offsets(o, src, dst, src_offset, dst_offset);
-    if constexpr (floats) {
-      if (short_rows) {
-        // Runs of outputs within one outer slice.
-        for (std::int64_t item = begin; item < end;) {
-          const std::int64_t j_end = std::min(out_len, j + (end - item));
+    for (std::int64_t item = begin; item < end; item += out_len - j, j = 0, ++o) {
+      const std::int64_t j_end = std::min(out_len, j + (end - item));
+      outer.offsets(o, src, dst, src_offset, dst_offset);
+#if defined(__AVX2__)
+      if constexpr (std::is_same_v<Src, float> && std::is_same_v<Dst, float> && std::is_same_v<T, float>) {
+        if (row_len <= 8 && in_inner == 1 && out_inner == 1) {
           combine_short_rows(in + src_offset, in_step, table, j, j_end, out + dst_offset, out_step, row_len);
-          item += j_end - j;
-          j = 0;
-          if (item < end) outer.offsets(++o, src, dst, src_offset, dst_offset);
+          continue;
         }
-        return;
       }
-    }
-    for (std::int64_t item = begin; item < end; ++item) {
-      const Src* x = in + src_offset + table.first(j) * in_step;
-      Dst* y = out + dst_offset + j * out_step;
-      combine_rows<Src, Dst, T>(x, in_step, in_inner, table.row(j), table.taps(j), row_len, y, out_inner);
-      if (++j == out_len && item + 1 < end) {
-        j = 0;
-        outer.offsets(++o, src, dst, src_offset, dst_offset);
+#endif
+      for (std::int64_t i = j; i < j_end; ++i) {
+        combine_rows<Src, Dst, T>(in + src_offset + table.first(i) * in_step, in_step, in_inner, table.row(i),
+                                  table.taps(i), row_len, out + dst_offset + i * out_step, out_inner);
       }
     }
   });

@@ -2,8 +2,8 @@
 // "along" pass (sample k of line l at k * 8 + l). With AVX2 each 8 x 8 block moves by one register
 // transpose instead of 64 scalar moves, and a block of eight outputs of all eight lines is computed in
 // registers and stored the same way; without AVX2, plain loops. The arithmetic is the scalar code's,
-// operation for operation, so both give the same bits. Included by axis_pass.cpp only, inside each CPU target's namespace
-// (TESSERA_CPU_TARGET), so the copies compiled with and without AVX2 never mix.
+// operation for operation, so both give the same bits. Included by axis_pass.cpp only, inside each CPU
+// target's namespace (TESSERA_CPU_TARGET), so the copies compiled with and without AVX2 never mix.
 #pragma once
 
 #include <cstdint>

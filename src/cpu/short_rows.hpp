@@ -1,6 +1,6 @@
 // short_rows.hpp — the "across" loop when every row holds at most eight contiguous float32 values
 // (channels-last data with few channels, RGB say): with AVX2 a row is one masked vector, and a whole
-// run of outputs is one tight loop. The lanes compute the scalar loop's sequence (acc = x0*w0;
+// run of outputs is one tight loop (without AVX2 such rows take the general loop). The lanes compute the scalar loop's sequence (acc = x0*w0;
 // acc = acc + xk*wk, each rounded on its own), so the bits are the same. Included by axis_pass.cpp only,
 // inside each CPU target's namespace.
 #pragma once
@@ -16,8 +16,6 @@
 namespace tessera::cpu::TESSERA_CPU_TARGET {
 
 #if defined(__AVX2__)
-constexpr bool kHasShortRowKernel = true;
-
 // Outputs j0 .. j1-1 of one line: y[j * out_step + i] = sum_k x[(first(j) + k) * in_step + i] * w[k] for
 // i < len <= 8.
 [[gnu::noinline]] inline void combine_short_rows(const float* x, std::int64_t in_step, const TapRows<float>& table,
@@ -38,10 +36,6 @@ constexpr bool kHasShortRowKernel = true;
     _mm256_maskstore_ps(y + j * out_step, mask, acc);
   }
 }
-#else
-constexpr bool kHasShortRowKernel = false;
-inline void combine_short_rows(const float*, std::int64_t, const TapRows<float>&, std::int64_t, std::int64_t, float*,
-                               std::int64_t, std::int64_t) {}
 #endif
 
 }  // namespace tessera::cpu::TESSERA_CPU_TARGET
