@@ -12,4 +12,10 @@ void execute(const plan::ResamplePlan<T>& plan, const TensorView& from, const Te
 // Throws Error naming `name` for malformed views or CUDA views in a build without CUDA.
 void check_view(const TensorView& view, const char* name);
 
+// Throws Error naming `out_name` when `out` could not be written safely: two of its elements share an
+// address (threads would race and the result would depend on their order), or its memory overlaps
+// `in`'s (the result would read values it has already overwritten). The overlap test compares address
+// ranges, so interleaved views of one buffer are refused too.
+void check_output(const TensorView& out, const char* out_name, const TensorView& in, const char* in_name);
+
 }  // namespace tessera

@@ -71,6 +71,7 @@ void interpolate(const TensorView& input, const TensorView& output, const Interp
     fail("output", "expected shape " + plan::shape_string(spec.output_shape()) + ", got " + plan::shape_string(output.shape));
   }
   if (output.dtype != input.dtype) fail("output", "must have the input's dtype");
+  check_output(output, "output", input, "input");
   resample(spec, false, input, output, cuda_stream);
 }
 
@@ -85,6 +86,7 @@ void interpolate_backward(const TensorView& grad_output, const TensorView& grad_
                             plan::shape_string(grad_input.shape) + "), got " + plan::shape_string(grad_output.shape));
   }
   if (grad_output.dtype != grad_input.dtype) fail("grad_input", "must have grad_output's dtype");
+  check_output(grad_input, "grad_input", grad_output, "grad_output");
   resample(spec, true, grad_output, grad_input, cuda_stream);
 }
 

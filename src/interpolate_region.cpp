@@ -72,6 +72,7 @@ void run_region(const plan::ResizeSpec& spec, bool backward, const TensorView& p
                        plan::shape_string(out.shape));
   }
   if (out.dtype != part.dtype) fail("output", std::string("must have the dtype of ") + names.part);
+  check_output(out, "output", part, names.part);
   execute<T>(restricted, cropped, out, cuda_stream);
 }
 

@@ -50,8 +50,8 @@ struct InterpolateOptions {
 std::vector<std::int64_t> interpolate_output_shape(const std::vector<std::int64_t>& input_shape,
                                                    const InterpolateOptions& options);
 
-// out = interpolate(in). `out` must have interpolate_output_shape(in.shape) and in's dtype, and must not
-// overlap `in`. Views on a CUDA device run there (builds with the CUDA backend), enqueued on
+// out = interpolate(in). `out` must have interpolate_output_shape(in.shape) and in's dtype, distinct
+// addresses for its elements, and no memory shared with `in` (each checked: Error naming "output"). Views on a CUDA device run there (builds with the CUDA backend), enqueued on
 // `cuda_stream` (a cudaStream_t; nullptr = the default stream) without synchronizing; CPU and CUDA
 // produce the same bits.
 void interpolate(const TensorView& input, const TensorView& output, const InterpolateOptions& options,

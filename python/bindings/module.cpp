@@ -17,6 +17,7 @@
 #include "tessera/error.hpp"
 #include "tessera/interpolate.hpp"
 #include "tessera/region.hpp"
+#include "execute.hpp"
 #include "plan/resize_spec.hpp"
 
 namespace nb = nanobind;
@@ -180,6 +181,14 @@ NB_MODULE(_core, m) {
       nb::arg("part"), nb::arg("output"), nb::arg("input_shape"), nb::arg("part_start"), nb::arg("region"),
       nb::arg("size").none(), nb::arg("scale_factor").none(), nb::arg("mode"), nb::arg("align_corners").none(),
       nb::arg("recompute_scale_factor").none(), nb::arg("antialias"), nb::arg("backward"), nb::arg("stream") = 0);
+
+  m.def(
+      "check_output",
+      [](nb::ndarray<> output, const std::string& output_name, nb::ndarray<nb::ro> input, const std::string& input_name) {
+        tessera::check_output(to_view(output, output_name.c_str()), output_name.c_str(),
+                              to_view(input, input_name.c_str()), input_name.c_str());
+      },
+      nb::arg("output"), nb::arg("output_name"), nb::arg("input"), nb::arg("input_name"));
 
   m.def("cpu_target", &tessera::cpu_target);
   m.def("is_channels_last", &tessera::is_channels_last, nb::arg("shape"), nb::arg("strides"));

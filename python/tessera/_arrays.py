@@ -80,6 +80,34 @@ def empty_like_layout(x, shape, channels_last: bool):
     return empty_like_layout(np.from_dlpack(x), shape, channels_last)
 
 
+def check_out(out, like, shape, name: str, like_name: str):
+    """Checks that `out` can take the result of shape `shape` computed from `like` (named `like_name`):
+    the same kind (NumPy or PyTorch), device and dtype as `like`, that shape, writable, with no two
+    elements at one address and no memory shared with `like`. Returns the view the core writes to."""
+    if isinstance(like, np.ndarray):
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"{name}: expected a NumPy array (as {like_name} is one), got {type(out).__name__}")
+        if not out.flags.writeable:
+            raise ValueError(f"{name}: the array is read-only")
+        view = out
+    elif is_torch_tensor(like):
+        if not is_torch_tensor(out):
+            raise TypeError(f"{name}: expected a PyTorch tensor (as {like_name} is one), got {type(out).__name__}")
+        if out.requires_grad:
+            raise ValueError(f"{name}: must not require grad (autograd cannot track a write into it)")
+        if out.device != like.device:
+            raise ValueError(f"{name}: expected a tensor on {like.device} (where {like_name} is), got {out.device}")
+        view = out.detach()
+    else:
+        raise TypeError(f"{name}: is supported for NumPy and PyTorch inputs; {like_name} is a {type(like).__name__}")
+    if out.dtype != like.dtype:
+        raise TypeError(f"{name}: expected dtype {like.dtype} ({like_name}'s), got {out.dtype}")
+    if tuple(out.shape) != tuple(shape):
+        raise ValueError(f"{name}: expected shape {tuple(shape)}, got {tuple(out.shape)}")
+    _core.check_output(view, name, like, like_name)
+    return view
+
+
 def cuda_stream(x) -> int:
     """The CUDA stream handle to run on for x: PyTorch's current stream for CUDA tensors, else 0."""
     if is_torch_tensor(x) and x.device.type == "cuda":

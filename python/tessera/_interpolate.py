@@ -78,19 +78,29 @@ def interpolate(
     align_corners: Optional[bool] = None,
     recompute_scale_factor: Optional[bool] = None,
     antialias: bool = False,
+    *,
+    out=None,
 ):
     """Resamples x (N, C, *spatial) exactly as ``torch.nn.functional.interpolate`` does.
 
     NumPy in gives NumPy out, a PyTorch tensor gives a tensor (not tracked by autograd: use
     ``tessera.torch.interpolate`` for that). The output has x's dtype and memory format
     (channels-last in, channels-last out). The result is bitwise the same for any thread count.
+
+    ``out``: an existing array of the result's shape and x's kind, dtype and device, with any strides
+    (e.g. a slice of a larger array), that receives the result and is returned. It must not share
+    memory with x. Writing into memory that is already mapped skips the cost of a new result's pages.
     """
     x = _arrays.check_array(x, "x")
     shape, strides = _arrays.shape_and_strides(x)
     opts = _normalize(len(shape), size, scale_factor, mode, align_corners, recompute_scale_factor, antialias)
     out_shape = tuple(_core.output_shape(list(shape), *opts, input_name="x"))
-    out = _allocate(x, out_shape, _arrays.is_channels_last(shape, strides))
-    _core.interpolate(x, out, *opts, stream=_arrays.cuda_stream(x))
+    if out is None:
+        out = _allocate(x, out_shape, _arrays.is_channels_last(shape, strides))
+        target = out
+    else:
+        target = _arrays.check_out(out, x, out_shape, "out", "x")
+    _core.interpolate(x, target, *opts, stream=_arrays.cuda_stream(x))
     return _arrays.to_kind_of(x, out)
 
 
@@ -103,11 +113,14 @@ def interpolate_backward(
     align_corners: Optional[bool] = None,
     recompute_scale_factor: Optional[bool] = None,
     antialias: bool = False,
+    *,
+    out=None,
 ):
     """Gradient of ``interpolate`` w.r.t. its input, given the gradient of its output.
 
     ``input_size`` is the forward input's full shape (N, C, *spatial); the keywords are the forward
     call's. Computed as a gather in a fixed order: bitwise identical on every run and thread count.
+    ``out`` as in ``interpolate``: an existing array of shape ``input_size`` that receives the result.
     """
     grad_output = _arrays.check_array(grad_output, "grad_output")
     if not isinstance(input_size, (list, tuple)) or not all(_is_int(v) for v in input_size):
@@ -122,9 +135,13 @@ def interpolate_backward(
         raise ValueError(
             f"grad_output: expected shape {expected} (the forward output for input_size {input_size}), got {tuple(shape)}"
         )
-    grad_input = _allocate(grad_output, input_size, _arrays.is_channels_last(shape, strides))
-    _core.interpolate_backward(grad_output, grad_input, *opts, stream=_arrays.cuda_stream(grad_output))
-    return _arrays.to_kind_of(grad_output, grad_input)
+    if out is None:
+        out = _allocate(grad_output, input_size, _arrays.is_channels_last(shape, strides))
+        target = out
+    else:
+        target = _arrays.check_out(out, grad_output, input_size, "out", "grad_output")
+    _core.interpolate_backward(grad_output, target, *opts, stream=_arrays.cuda_stream(grad_output))
+    return _arrays.to_kind_of(grad_output, out)
 
 
 def _allocate(like, shape, channels_last: bool):

@@ -72,7 +72,7 @@ def required_grad_output_region(
     return tuple(tuple(r) for r in _core.required_region(list(input_size), region, *opts, backward=True))
 
 
-def _run_region(part, part_name, input_size, part_start, region, region_name, kwargs, backward):
+def _run_region(part, part_name, input_size, part_start, region, region_name, kwargs, backward, out):
     part = _arrays.check_array(part, part_name)
     input_size = _shape_argument(input_size, "input_size")
     part_start = _shape_argument(part_start, "part_start")
@@ -82,8 +82,12 @@ def _run_region(part, part_name, input_size, part_start, region, region_name, kw
     out_shape = (shape[0], shape[1], *(stop - start for start, stop in pairs)) if len(shape) >= 2 else ()
     if len(pairs) != len(input_size) - 2 or any(stop <= start for start, stop in pairs):
         raise ValueError(f"{region_name}: expected {len(input_size) - 2} non-empty (start, stop) ranges, got {pairs}")
-    out = _arrays.empty_like_layout(part, out_shape, _arrays.is_channels_last(shape, strides))
-    _core.interpolate_region(part, out, list(input_size), list(part_start), pairs, *opts, backward=backward,
+    if out is None:
+        out = _arrays.empty_like_layout(part, out_shape, _arrays.is_channels_last(shape, strides))
+        target = out
+    else:
+        target = _arrays.check_out(out, part, out_shape, "out", part_name)
+    _core.interpolate_region(part, target, list(input_size), list(part_start), pairs, *opts, backward=backward,
                              stream=_arrays.cuda_stream(part))
     return _arrays.to_kind_of(part, out)
 
@@ -99,13 +103,16 @@ def interpolate_region(
     align_corners: Optional[bool] = None,
     recompute_scale_factor: Optional[bool] = None,
     antialias: bool = False,
+    *,
+    out=None,
 ):
     """``interpolate(x, **kw)[..., output_region]``, bitwise, computed from ``x_part``: the box of x
     (N, C, *box) that starts at ``part_start`` (one index per spatial dim). The box must contain
     ``required_input_region(input_size, output_region, **kw)``; a smaller one raises ValueError naming
-    the missing range."""
+    the missing range. ``out``: an existing array (N, C, *region lengths) that receives the result, for
+    example the region's slice of the whole result."""
     kwargs = (size, scale_factor, mode, align_corners, recompute_scale_factor, antialias)
-    return _run_region(x_part, "x_part", input_size, part_start, output_region, "output_region", kwargs, False)
+    return _run_region(x_part, "x_part", input_size, part_start, output_region, "output_region", kwargs, False, out)
 
 
 def interpolate_backward_region(
@@ -119,10 +126,13 @@ def interpolate_backward_region(
     align_corners: Optional[bool] = None,
     recompute_scale_factor: Optional[bool] = None,
     antialias: bool = False,
+    *,
+    out=None,
 ):
     """``interpolate_backward(grad_output, input_size, **kw)[..., input_region]``, bitwise, from the box
     of grad_output that starts at ``part_start`` and contains
-    ``required_grad_output_region(input_size, input_region, **kw)``."""
+    ``required_grad_output_region(input_size, input_region, **kw)``. ``out`` as in
+    ``interpolate_region``."""
     kwargs = (size, scale_factor, mode, align_corners, recompute_scale_factor, antialias)
     return _run_region(grad_output_part, "grad_output_part", input_size, part_start, input_region, "input_region",
-                       kwargs, True)
+                       kwargs, True, out)

@@ -21,6 +21,7 @@ the resident set of the process.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import itertools
 import math
@@ -407,6 +408,9 @@ def interpolate(
         return dst
     bar, own_bar = _progress_bar(progress, plan.num_tiles)
     write_lock = None if plan.aligned else threading.Lock()
+    # A NumPy destination (memmaps included) of the dtype computed in takes each tile straight from the
+    # kernels: no tile result is allocated or copied.
+    writes_in_place = isinstance(dst, np.ndarray) and dst.dtype == work and dst.flags.writeable
 
     def run(n_range, c_range, region, box):
         nc = (slice(*n_range), slice(*c_range))
@@ -414,14 +418,14 @@ def interpolate(
         if part.dtype.kind != "f" or not part.dtype.isnative:
             part = part.astype(work)
         part_size = (n_range[1] - n_range[0], c_range[1] - c_range[0]) + shape[2:]
-        out = tessera.interpolate_region(part, part_size, tuple(a for a, _ in box), region, **kw)
-        del part
-        out = _from_work(np.asarray(out), dst_dtype)
         key = nc + tuple(slice(a, b) for a, b in region)
-        if write_lock is None:
-            dst[key] = out
+        if writes_in_place:
+            tessera.interpolate_region(part, part_size, tuple(a for a, _ in box), region, **kw, out=dst[key])
         else:
-            with write_lock:
+            out = tessera.interpolate_region(part, part_size, tuple(a for a, _ in box), region, **kw)
+            del part
+            out = _from_work(np.asarray(out), dst_dtype)
+            with write_lock or contextlib.nullcontext():
                 dst[key] = out
         if isinstance(dst, np.memmap):
             _release_pages(dst[key])
