@@ -21,5 +21,9 @@ python3 -m pip install -q --no-build-isolation -e .
 cmake -S . -B build/cpp -G Ninja -DCMAKE_BUILD_TYPE=Release -DTESSERA_CUDA=OFF
 cmake --build build/cpp
 ctest --test-dir build/cpp --output-on-failure
+# Again with the narrower copies of the CPU kernels (the widest the CPU runs is the default above).
+for target in avx2 baseline; do
+  TESSERA_CPU_TARGET=$target ctest --test-dir build/cpp --output-on-failure
+done
 
 python3 -m pytest -q tests/python "$@"

@@ -28,22 +28,6 @@ void check_view(const TensorView& view, const char* name) {
 
 namespace {
 
-struct ByteRange {
-  std::uintptr_t first = 0;  // lowest byte address
-  std::uintptr_t last = 0;   // highest byte address
-};
-
-ByteRange byte_range(const TensorView& view) {
-  const auto size = static_cast<std::int64_t>(dtype_size(view.dtype));
-  std::int64_t low = 0, high = 0;
-  for (int d = 0; d < view.ndim(); ++d) {
-    const std::int64_t reach = view.strides[d] * (view.shape[d] - 1) * size;
-    (reach < 0 ? low : high) += reach;
-  }
-  const auto base = reinterpret_cast<std::uintptr_t>(view.data);
-  return {base + static_cast<std::uintptr_t>(low), base + static_cast<std::uintptr_t>(high + size - 1)};
-}
-
 // Sufficient for distinct addresses: ordered by |stride|, every stride steps past all the elements that
 // the smaller strides reach. (A few exotic non-overlapping layouts fail it; none that NumPy or PyTorch
 // make without stride tricks.)
@@ -67,7 +51,7 @@ void check_output(const TensorView& out, const char* out_name, const TensorView&
   if (out.numel() == 0) return;
   if (!elements_distinct(out)) fail(out_name, "has elements that share memory (e.g. a stride of 0); it must be writable element by element");
   if (in.numel() == 0 || in.device != out.device || in.device_index != out.device_index) return;
-  const ByteRange a = byte_range(out), b = byte_range(in);
+  const ByteSpan a = byte_span(out), b = byte_span(in);
   if (a.first <= b.last && b.first <= a.last) fail(out_name, std::string("must not share memory with ") + in_name);
 }
 

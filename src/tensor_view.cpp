@@ -19,6 +19,17 @@ std::int64_t TensorView::numel() const {
   return n;
 }
 
+ByteSpan byte_span(const TensorView& view) {
+  const auto size = static_cast<std::int64_t>(dtype_size(view.dtype));
+  std::int64_t low = 0, high = 0;
+  for (int d = 0; d < view.ndim(); ++d) {
+    const std::int64_t reach = view.strides[d] * (view.shape[d] - 1) * size;
+    (reach < 0 ? low : high) += reach;
+  }
+  const auto base = reinterpret_cast<std::uintptr_t>(view.data);
+  return {base + static_cast<std::uintptr_t>(low), base + static_cast<std::uintptr_t>(high + size - 1)};
+}
+
 std::vector<std::int64_t> contiguous_strides(const std::vector<std::int64_t>& shape) {
   std::vector<std::int64_t> strides(shape.size());
   std::int64_t s = 1;

@@ -33,6 +33,13 @@ struct TensorView {
   std::int64_t numel() const;
 };
 
+// The lowest and the highest byte address that a view with elements touches (strides of any sign).
+struct ByteSpan {
+  std::uintptr_t first = 0;
+  std::uintptr_t last = 0;
+};
+ByteSpan byte_span(const TensorView& view);
+
 // Row-major (C-contiguous) strides for a shape.
 std::vector<std::int64_t> contiguous_strides(const std::vector<std::int64_t>& shape);
 

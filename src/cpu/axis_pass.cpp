@@ -25,6 +25,7 @@
 
 #include "cpu/line_block.hpp"
 #include "cpu/short_rows.hpp"
+#include "cpu/streaming_rows.hpp"
 
 namespace tessera::cpu::TESSERA_CPU_TARGET {
 namespace {
@@ -193,11 +194,20 @@ void gather_along(const StridedArray& src, const StridedArray& dst, int axis, co
 // ((x0*w0 + x1*w1) + x2*w2 ...), which rounds exactly as the accumulating loop below does.
 template <typename Src, typename Dst, typename T>
 __attribute__((always_inline)) inline void combine_rows(const Src* x, std::int64_t in_step, std::int64_t in_inner, const T* w, std::int64_t n,
-                  std::int64_t len, Dst* y, std::int64_t out_inner) {
+                  std::int64_t len, Dst* y, std::int64_t out_inner, bool streaming) {
   if (n == 0) {
     for (std::int64_t i = 0; i < len; ++i) y[i * out_inner] = store_as<Dst>(T(0));
     return;
   }
+#ifdef TESSERA_HAS_STREAMING_STORES
+  constexpr bool floats = std::is_same_v<Src, float> && std::is_same_v<Dst, float> && std::is_same_v<T, float>;
+  if constexpr (floats) {
+    streaming = streaming && len >= kStreamMinRow;
+    if (streaming && in_inner == 1 && out_inner == 1 && n <= 4) return stream_combine(x, in_step, w, n, len, y);
+  }
+#else
+  (void)streaming;
+#endif
   if (in_inner == 1 && out_inner == 1 && n <= 4) {
     const Src *x0 = x, *x1 = x + in_step, *x2 = x + 2 * in_step, *x3 = x + 3 * in_step;
     const T w0 = w[0], w1 = n > 1 ? w[1] : T(0), w2 = n > 2 ? w[2] : T(0), w3 = n > 3 ? w[3] : T(0);
@@ -244,13 +254,21 @@ __attribute__((always_inline)) inline void combine_rows(const Src* x, std::int64
       }
     }
     Dst* yb = y + b0 * out_inner;
+#ifdef TESSERA_HAS_STREAMING_STORES
+    if constexpr (floats) {
+      if (streaming && out_inner == 1) {
+        stream_copy(acc, count, yb);
+        continue;
+      }
+    }
+#endif
     for (std::int64_t i = 0; i < count; ++i) yb[i * out_inner] = store_as<Dst>(acc[i]);
   }
 }
 
 template <typename Src, typename Dst, typename T>
 void gather_across(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& table,
-                   const DimWalker& outer, int inner, Threads threads) {
+                   const DimWalker& outer, int inner, Threads threads, Stores stores) {
   const Src* in = static_cast<const Src*>(src.data);
   Dst* out = static_cast<Dst*>(dst.data);
   const std::int64_t in_step = src.strides[axis];
@@ -260,6 +278,7 @@ void gather_across(const StridedArray& src, const StridedArray& dst, int axis, c
   const std::int64_t in_inner = src.strides[inner];
   const std::int64_t out_inner = dst.strides[inner];
   const std::int64_t items = outer.total() * out_len;
+  const bool streaming = stores == Stores::streaming;
   run_parts(threads, items, row_len * table.max_taps(), [&](std::int64_t begin, std::int64_t end) {
     // Item = (outer index, j), j fastest: runs of consecutive j within one outer slice, whose offsets
     // are decoded once per run.
@@ -277,9 +296,12 @@ void gather_across(const StridedArray& src, const StridedArray& dst, int axis, c
 #endif
       for (std::int64_t i = j; i < j_end; ++i) {
         combine_rows<Src, Dst, T>(in + src_offset + table.first(i) * in_step, in_step, in_inner, table.row(i),
-                                  table.taps(i), row_len, out + dst_offset + i * out_step, out_inner);
+                                  table.taps(i), row_len, out + dst_offset + i * out_step, out_inner, streaming);
       }
     }
+#ifdef TESSERA_HAS_STREAMING_STORES
+    if (streaming) finish_streaming_stores();
+#endif
   });
 }
 
@@ -325,7 +347,7 @@ void merge_inner_block(StridedArray& src, StridedArray& dst, int& axis) {
 }
 
 template <typename Src, typename Dst, typename T>
-void run_typed(StridedArray src, StridedArray dst, int axis, const TapRows<T>& table, Threads threads) {
+void run_typed(StridedArray src, StridedArray dst, int axis, const TapRows<T>& table, Threads threads, Stores stores) {
   merge_inner_block(src, dst, axis);
   // The innermost other dim of the output (smallest stride among dims longer than 1).
   int inner = -1;
@@ -344,25 +366,26 @@ void run_typed(StridedArray src, StridedArray dst, int axis, const TapRows<T>& t
   if (along) {
     gather_along<Src, Dst, T>(src, dst, axis, table, walker, threads);
   } else {
-    gather_across<Src, Dst, T>(src, dst, axis, table, walker, inner, threads);
+    gather_across<Src, Dst, T>(src, dst, axis, table, walker, inner, threads, stores);
   }
 }
 
 template <typename T, typename Src>
 void dispatch_dst(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& table,
-                  Threads threads) {
+                  Threads threads, Stores stores) {
   switch (dst.dtype) {
-    case DType::float16: return run_typed<Src, Float16, T>(src, dst, axis, table, threads);
-    case DType::bfloat16: return run_typed<Src, BFloat16, T>(src, dst, axis, table, threads);
-    case DType::float32: return run_typed<Src, float, T>(src, dst, axis, table, threads);
-    case DType::float64: return run_typed<Src, double, T>(src, dst, axis, table, threads);
+    case DType::float16: return run_typed<Src, Float16, T>(src, dst, axis, table, threads, stores);
+    case DType::bfloat16: return run_typed<Src, BFloat16, T>(src, dst, axis, table, threads, stores);
+    case DType::float32: return run_typed<Src, float, T>(src, dst, axis, table, threads, stores);
+    case DType::float64: return run_typed<Src, double, T>(src, dst, axis, table, threads, stores);
   }
 }
 
 }  // namespace
 
 template <typename T>
-void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& table, Threads threads) {
+void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& table, Threads threads,
+                   Stores stores) {
   if (src.shape[axis] != table.in_len || dst.shape[axis] != table.out_len) {
     throw std::logic_error("axis pass: array and tap table lengths differ");
   }
@@ -370,14 +393,15 @@ void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, c
     if (dst.shape[d] == 0) return;
   }
   switch (src.dtype) {
-    case DType::float16: return dispatch_dst<T, Float16>(src, dst, axis, table, threads);
-    case DType::bfloat16: return dispatch_dst<T, BFloat16>(src, dst, axis, table, threads);
-    case DType::float32: return dispatch_dst<T, float>(src, dst, axis, table, threads);
-    case DType::float64: return dispatch_dst<T, double>(src, dst, axis, table, threads);
+    case DType::float16: return dispatch_dst<T, Float16>(src, dst, axis, table, threads, stores);
+    case DType::bfloat16: return dispatch_dst<T, BFloat16>(src, dst, axis, table, threads, stores);
+    case DType::float32: return dispatch_dst<T, float>(src, dst, axis, table, threads, stores);
+    case DType::float64: return dispatch_dst<T, double>(src, dst, axis, table, threads, stores);
   }
 }
 
-template void run_axis_pass<float>(const StridedArray&, const StridedArray&, int, const TapRows<float>&, Threads);
-template void run_axis_pass<double>(const StridedArray&, const StridedArray&, int, const TapRows<double>&, Threads);
+template void run_axis_pass<float>(const StridedArray&, const StridedArray&, int, const TapRows<float>&, Threads, Stores);
+template void run_axis_pass<double>(const StridedArray&, const StridedArray&, int, const TapRows<double>&, Threads,
+                                    Stores);
 
 }  // namespace tessera::cpu::TESSERA_CPU_TARGET

@@ -22,12 +22,18 @@ using StridedArray = plan::ArrayView;
 // caller already runs independent parts of the output on the pool's threads).
 enum class Threads { pool, caller };
 
+// How a pass stores its output: ordinary stores, or streaming (non-temporal) stores, which skip reading
+// each output line first and suit large outputs that are mapped but not in cache (see output_stores.hpp).
+// A hint: it applies to rows of contiguous float32 values written by the "across" loop; the bits are the
+// same either way.
+enum class Stores { cached, streaming };
+
 // dst = rows applied along `axis` of src. src and dst agree on every dim but `axis`, where
 // src.shape[axis] == rows.in_len and dst.shape[axis] == rows.out_len. dst must not overlap src.
 // Runs the kernels compiled for the widest vector ISA the CPU has (the bits are the same for all).
 template <typename T>
 void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& rows,
-                   Threads threads = Threads::pool);
+                   Threads threads = Threads::pool, Stores stores = Stores::cached);
 
 // The whole table, on the thread pool.
 template <typename T>
@@ -42,15 +48,18 @@ const char* cpu_target();
 // The per-target copies of the kernels.
 namespace baseline {
 template <typename T>
-void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& rows, Threads threads);
+void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& rows, Threads threads,
+                   Stores stores);
 }
 namespace avx2 {
 template <typename T>
-void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& rows, Threads threads);
+void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& rows, Threads threads,
+                   Stores stores);
 }
 namespace avx512 {
 template <typename T>
-void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& rows, Threads threads);
+void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& rows, Threads threads,
+                   Stores stores);
 }
 
 }  // namespace tessera::cpu

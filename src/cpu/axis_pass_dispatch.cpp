@@ -44,19 +44,21 @@ const char* cpu_target() {
 }
 
 template <typename T>
-void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& rows, Threads threads) {
+void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& rows, Threads threads,
+                   Stores stores) {
   switch (chosen_target()) {
 #ifdef TESSERA_CPU_HAS_AVX512
-    case Target::avx512: return avx512::run_axis_pass<T>(src, dst, axis, rows, threads);
+    case Target::avx512: return avx512::run_axis_pass<T>(src, dst, axis, rows, threads, stores);
 #endif
 #ifdef TESSERA_CPU_HAS_AVX2
-    case Target::avx2: return avx2::run_axis_pass<T>(src, dst, axis, rows, threads);
+    case Target::avx2: return avx2::run_axis_pass<T>(src, dst, axis, rows, threads, stores);
 #endif
-    default: return baseline::run_axis_pass<T>(src, dst, axis, rows, threads);
+    default: return baseline::run_axis_pass<T>(src, dst, axis, rows, threads, stores);
   }
 }
 
-template void run_axis_pass<float>(const StridedArray&, const StridedArray&, int, const TapRows<float>&, Threads);
-template void run_axis_pass<double>(const StridedArray&, const StridedArray&, int, const TapRows<double>&, Threads);
+template void run_axis_pass<float>(const StridedArray&, const StridedArray&, int, const TapRows<float>&, Threads, Stores);
+template void run_axis_pass<double>(const StridedArray&, const StridedArray&, int, const TapRows<double>&, Threads,
+                                    Stores);
 
 }  // namespace tessera::cpu

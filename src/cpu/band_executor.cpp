@@ -176,8 +176,8 @@ template <typename T>
 class BandRunner {
  public:
   BandRunner(const plan::ResamplePlan<T>& plan, const Layout& L, const StridedArray& src, const StridedArray& dst,
-             const std::vector<int>& order)
-      : plan_(plan), L_(L), src_(src), dst_(dst) {
+             const std::vector<int>& order, Stores stores)
+      : plan_(plan), L_(L), src_(src), dst_(dst), stores_(stores) {
     for (const auto& pass : plan.passes) whole_.push_back(tap_rows(pass.table));
     const std::size_t q = L.band_pass, passes = plan.passes.size();
     // Stages 1..q-1 hold freshly computed rows on their way into the ring (stage q). The ring has room
@@ -204,11 +204,13 @@ class BandRunner {
     }
     for (std::size_t p = q; p < passes; ++p) {
       const auto& pass = plan_.passes[p];
-      const StridedArray to = (p + 1 == passes) ? slice(dst_, L_, outer, r0, rows) : suffix_[p - q].rows(0, rows);
+      const bool last = p + 1 == passes;
+      const StridedArray to = last ? slice(dst_, L_, outer, r0, rows) : suffix_[p - q].rows(0, rows);
+      const Stores stores = last ? stores_ : Stores::cached;
       if (p == q) {
-        run_axis_pass<T>(from, to, pass.dim, whole_[p].slice(r0, r0 + rows, a0, a1 - a0), Threads::caller);
+        run_axis_pass<T>(from, to, pass.dim, whole_[p].slice(r0, r0 + rows, a0, a1 - a0), Threads::caller, stores);
       } else {
-        run_axis_pass<T>(from, to, pass.dim, whole_[p], Threads::caller);
+        run_axis_pass<T>(from, to, pass.dim, whole_[p], Threads::caller, stores);
       }
       from = to;
     }
@@ -245,6 +247,7 @@ class BandRunner {
   const plan::ResamplePlan<T>& plan_;
   const Layout& L_;
   StridedArray src_, dst_;
+  Stores stores_;
   std::vector<TapRows<T>> whole_;  // every pass's whole table
   std::vector<StageBuffer<T>> prefix_, suffix_;
   // The ring holds rows [held_begin_, held_end_) of outer slice ring_outer_, from slot ring_start_ on.
@@ -255,20 +258,20 @@ class BandRunner {
 
 template <typename T>
 void execute_in_bands(const plan::ResamplePlan<T>& plan, const StridedArray& src, const StridedArray& dst,
-                      const std::vector<int>& order, std::int64_t band_bytes) {
+                      const std::vector<int>& order, Stores stores, std::int64_t band_bytes) {
   const Layout L = make_layout(plan, order, band_bytes);
   std::int64_t taps = 0;
   for (const auto& pass : plan.passes) taps += pass.table.max_taps();
   const std::int64_t cost = L.band_rows * L.inner_elements.back() * std::max<std::int64_t>(taps, 1);
   parallel_for(L.outer_count * L.bands, cost, [&](std::int64_t begin, std::int64_t end) {
-    BandRunner<T> runner(plan, L, src, dst, order);
+    BandRunner<T> runner(plan, L, src, dst, order, stores);
     for (std::int64_t item = begin; item < end; ++item) runner.run(item);
   });
 }
 
 template void execute_in_bands<float>(const plan::ResamplePlan<float>&, const StridedArray&, const StridedArray&,
-                                      const std::vector<int>&, std::int64_t);
+                                      const std::vector<int>&, Stores, std::int64_t);
 template void execute_in_bands<double>(const plan::ResamplePlan<double>&, const StridedArray&, const StridedArray&,
-                                       const std::vector<int>&, std::int64_t);
+                                       const std::vector<int>&, Stores, std::int64_t);
 
 }  // namespace tessera::cpu

@@ -18,10 +18,12 @@ namespace tessera::cpu {
 
 // Runs `plan` from src to dst in bands, on the thread pool (each thread a contiguous run of bands).
 // `order` is the memory order of the intermediates (outermost first). The plan has two or more passes.
+// `stores`: how the last pass writes dst (the intermediates always take ordinary stores).
 // `band_bytes` bounds the bytes of each of a band's buffers (the result does not depend on it).
 constexpr std::int64_t kDefaultBandBytes = 128 * 1024;
 template <typename T>
 void execute_in_bands(const plan::ResamplePlan<T>& plan, const StridedArray& src, const StridedArray& dst,
-                      const std::vector<int>& order, std::int64_t band_bytes = kDefaultBandBytes);
+                      const std::vector<int>& order, Stores stores = Stores::cached,
+                      std::int64_t band_bytes = kDefaultBandBytes);
 
 }  // namespace tessera::cpu

@@ -72,14 +72,17 @@ void expect_bands_match(const std::vector<std::int64_t>& in_shape, InterpolateOp
   for (std::int64_t band_bytes : {std::int64_t{1}, std::int64_t{300}, std::int64_t{5000}, cpu::kDefaultBandBytes,
                                   std::int64_t{1} << 40}) {
     for (int threads : {1, 3}) {
-      cpu::set_num_threads(threads);
-      std::vector<T> y(expected.size(), T(-12345));
-      plan::ArrayView dst = plan::dense_array_view(p.out_shape, order, dtype);
-      dst.data = y.data();
-      cpu::execute_in_bands<T>(p, src, dst, order, band_bytes);
-      EXPECT_EQ(0, std::memcmp(expected.data(), y.data(), y.size() * sizeof(T)))
-          << mode_name(o.mode) << " band_bytes " << band_bytes << " threads " << threads
-          << (backward ? " backward" : " forward") << (channels_last ? " channels-last" : "");
+      for (cpu::Stores stores : {cpu::Stores::cached, cpu::Stores::streaming}) {
+        cpu::set_num_threads(threads);
+        std::vector<T> y(expected.size(), T(-12345));
+        plan::ArrayView dst = plan::dense_array_view(p.out_shape, order, dtype);
+        dst.data = y.data();
+        cpu::execute_in_bands<T>(p, src, dst, order, stores, band_bytes);
+        EXPECT_EQ(0, std::memcmp(expected.data(), y.data(), y.size() * sizeof(T)))
+            << mode_name(o.mode) << " band_bytes " << band_bytes << " threads " << threads
+            << (backward ? " backward" : " forward") << (channels_last ? " channels-last" : "")
+            << (stores == cpu::Stores::streaming ? " streaming stores" : "");
+      }
     }
   }
   cpu::set_num_threads(2);

@@ -171,3 +171,19 @@ def test_failed_call_leaves_out_untouched():
     with pytest.raises(ValueError, match=r"^mode"):
         tessera.interpolate(x, scale_factor=2.5, mode="bilinearr", out=target)
     assert np.all(target == SENTINEL)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_large_mapped_out_equals_a_new_result(channels_last):
+    # 32 MiB and more, every page mapped (filled first): the kernels write such outputs with streaming stores
+    x = _input((1, 8, 512, 512), np.float32, channels_last)
+    for kw in (dict(scale_factor=2, mode="bilinear"), dict(scale_factor=2, mode="bicubic", antialias=True)):
+        expected = tessera.interpolate(x, **kw)
+        target = np.full_like(expected, SENTINEL)
+        assert tessera.interpolate(x, **kw, out=target) is target
+        assert np.array_equal(target, expected)
+    kw = dict(scale_factor=0.5, mode="area")
+    expected = tessera.interpolate_backward(x, (1, 8, 1024, 1024), **kw)
+    target = np.full_like(expected, SENTINEL)
+    assert tessera.interpolate_backward(x, (1, 8, 1024, 1024), **kw, out=target) is target
+    assert np.array_equal(target, expected)
