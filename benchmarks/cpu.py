@@ -12,10 +12,15 @@ targets are met, and whether tessera's result equals PyTorch's within 2e-5 x max
     python3 benchmarks/cpu.py --threads 8 --out results/cpu.md     # also writes results/cpu.json
     python3 benchmarks/cpu.py --cases bilinear-x2,area-4 --repeats 11
 
+    python3 benchmarks/cpu.py --preallocated           # every library writes into an existing array
+
 Calls are interleaved: in each repeat tessera, PyTorch and OpenCV run one after another, so a change in
-the machine's load affects all three alike. Every call allocates its result; PyTorch runs with
-THP_MEM_ALLOC_ENABLE=1 so that its large results get transparent huge pages as NumPy's do
-(--torch-default-alloc leaves it as installed). The Markdown table is printed last.
+the machine's load affects all three alike. By default every call allocates its result; PyTorch runs
+with THP_MEM_ALLOC_ENABLE=1 so that its large results get transparent huge pages as NumPy's do
+(--torch-default-alloc leaves it as installed). With --preallocated every call writes into an array
+made once before the timing (tessera's out=, PyTorch's own kernels through their out= overloads,
+OpenCV's dst=), which leaves out the kernel's zeroing of a new result's pages. The Markdown table is
+printed last.
 """
 
 from __future__ import annotations
@@ -267,6 +272,15 @@ def summary_lines(rows: list[Row]) -> list[str]:
     return out
 
 
+RESULTS_NOTE = {
+    False: "each call allocates its result, as F.interpolate and cv2.resize do by default",
+    True: "each call writes into an array made before the timing, in the layout the library gives its results "
+          "(tessera: out=; PyTorch: the out= overloads of the kernels F.interpolate and autograd call, "
+          "e.g. aten.upsample_bilinear2d.out and aten.upsample_bilinear2d_backward.grad_input; OpenCV: dst=), "
+          "checked against a new result (tessera: bitwise; PyTorch: within the tolerance below)",
+}
+
+
 def header_lines(meta: dict) -> list[str]:
     bw = meta["memcpy"]
     alloc = meta.get("alloc_copy_gbs", {})
@@ -280,7 +294,8 @@ def header_lines(meta: dict) -> list[str]:
         f"- Load average before / after the run: {meta.get('loadavg_start', '?')} / {meta.get('loadavg_end', '?')}",
         f"- Versions: {meta['versions']}",
         f"- memcpy bandwidth (floor): {bw['gbs']:.1f} GB/s — {bw['note']}",
-        f"- Copy into a newly allocated array (each call allocates its result; page faults included; "
+        f"- Results: {RESULTS_NOTE[bool(meta.get('preallocated'))]}",
+        f"- Copy into a newly allocated array (page faults included; "
         f"transparent huge pages: {meta.get('thp', '?')}): {alloc_text}",
         f"- Timing: wall clock around each call, median of {meta['repeats']} after {meta['warmup']} warm-up "
         f"call(s); the calls are interleaved (each repeat runs tessera, PyTorch, then OpenCV), "
@@ -486,22 +501,25 @@ class OpenCV:
                 break
         return best
 
-    def prepare(self, case: Case, hwc, out_hw):
+    def prepare(self, case: Case, hwc, out_hw, preallocated: bool):
         """(callable, note) resizing `hwc` (H, W, C) to out_hw with the case's interpolation; a C beyond
-        what cv2.resize takes is split into contiguous channel groups (made here, outside the timing)."""
+        what cv2.resize takes is split into contiguous channel groups (made here, outside the timing).
+        preallocated: every call writes into the same destination arrays (dst=), made here."""
         import numpy as np
 
         cv2 = self.cv2
         interp = getattr(cv2, case.cv_interp)
         dsize = (int(out_hw[1]), int(out_hw[0]))  # (width, height)
         c = hwc.shape[2]
-        if c <= self.max_channels:
-            return (lambda: cv2.resize(hwc, dsize, interpolation=interp)), ""
-        group = self.max_channels
-        parts = [np.ascontiguousarray(hwc[:, :, i:i + group]) for i in range(0, c, group)]
+        group = min(c, self.max_channels)
+        parts = [hwc] if c <= group else [np.ascontiguousarray(hwc[:, :, i:i + group]) for i in range(0, c, group)]
+        dsts = [cv2.resize(p, dsize, interpolation=interp) if preallocated else None for p in parts]
+        calls = [lambda p=p, d=d: cv2.resize(p, dsize, dst=d, interpolation=interp) for p, d in zip(parts, dsts)]
+        if len(calls) == 1:
+            return calls[0], ""
         note = (f"cv2.resize takes at most {group} channels here: {len(parts)} calls on contiguous "
                 f"{group}-channel HWC arrays, their times summed (one timed region)")
-        return (lambda: [cv2.resize(p, dsize, interpolation=interp) for p in parts]), note
+        return (lambda: [call() for call in calls]), note
 
 
 # ---------------------------------------------------------------------------------------------
@@ -542,6 +560,30 @@ def interleaved(fns: dict, repeats: int, warmup: int, gap_s: float) -> dict:
         if m.samples and m.error is None:
             m.ms = statistics.median(m.samples)
     return out
+
+
+def torch_into(kw: dict, x_t, g_t, y, grad):
+    """(forward, backward): PyTorch's kernels for the case's mode through their out= overloads (the ones
+    F.interpolate and autograd reach), writing into y and grad. Scales are passed as F.interpolate passes
+    a scale_factor to them."""
+    import torch
+
+    aten = torch.ops.aten
+    size, in_size = list(y.shape[2:]), list(x_t.shape)
+    mode, scales = kw["mode"], [float(kw["scale_factor"])] * 2
+    if mode == "area":
+        return (lambda: aten.adaptive_avg_pool2d.out(x_t, size, out=y),
+                lambda: aten._adaptive_avg_pool2d_backward.out(g_t, x_t, out=grad))
+    if mode == "nearest":
+        return (lambda: aten.upsample_nearest2d.out(x_t, size, *scales, out=y),
+                lambda: aten.upsample_nearest2d_backward.grad_input(g_t, size, in_size, *scales, grad_input=grad))
+    ops = {("bilinear", False): (aten.upsample_bilinear2d, aten.upsample_bilinear2d_backward),
+           ("bilinear", True): (aten._upsample_bilinear2d_aa, aten._upsample_bilinear2d_aa_backward),
+           ("bicubic", False): (aten.upsample_bicubic2d, aten.upsample_bicubic2d_backward)}
+    forward, backward = ops[(mode, bool(kw.get("antialias", False)))]
+    corners = bool(kw.get("align_corners", False))
+    return (lambda: forward.out(x_t, size, corners, *scales, out=y),
+            lambda: backward.grad_input(g_t, size, in_size, corners, *scales, grad_input=grad))
 
 
 def max_rel_diff(a, ref) -> float:
@@ -599,7 +641,7 @@ def run_case(case: Case, args, bandwidth_gbs: float, cv: OpenCV, notes: list) ->
     cv_fn = None
     if cv.cv2 is not None:
         try:
-            cv_fn, cv_note = cv.prepare(case, x_nhwc[0], (oh, ow))
+            cv_fn, cv_note = cv.prepare(case, x_nhwc[0], (oh, ow), args.preallocated)
             if cv_note:
                 notes.append(f"{case.title}, OpenCV: {cv_note}")
         except Exception as error:  # noqa: BLE001
@@ -625,6 +667,10 @@ def run_case(case: Case, args, bandwidth_gbs: float, cv: OpenCV, notes: list) ->
         # forward
         fwd = new_row("fwd")
         fns = {"tessera": lambda: tessera.interpolate(x_np, **kw), "torch": lambda: F.interpolate(x_t, **kw)}
+        if args.preallocated:  # destinations made here, in the layout each library gives its results
+            y_mine, grad_mine = tessera.interpolate(x_np, **kw), tessera.interpolate_backward(g_np, case.shape, **kw)
+            torch_fwd_into, torch_bwd_into = torch_into(kw, x_t, g_t, F.interpolate(x_t, **kw), torch.empty_like(x_t))
+            fns = {"tessera": lambda: tessera.interpolate(x_np, **kw, out=y_mine), "torch": torch_fwd_into}
         if cv_fn is not None:
             fns["opencv"] = cv_fn
         fwd.times.update(interleaved(fns, args.repeats, args.warmup, args.gap_ms / 1e3))
@@ -645,11 +691,15 @@ def run_case(case: Case, args, bandwidth_gbs: float, cv: OpenCV, notes: list) ->
         fns = {"tessera": lambda: tessera.interpolate_backward(g_np, case.shape, **kw)}
         if torch_bwd is not None:
             fns["torch"] = torch_bwd
+        if args.preallocated:
+            fns = {"tessera": lambda: tessera.interpolate_backward(g_np, case.shape, **kw, out=grad_mine),
+                   "torch": torch_bwd_into}
         bwd.times.update(interleaved(fns, args.repeats, args.warmup, args.gap_ms / 1e3))
         if torch_bwd is None:
             bwd.times["torch"] = Measure(error=err)
 
         # sanity: tessera against PyTorch on the same input, and the result's layout
+        fns_into = (torch_fwd_into, torch_bwd_into) if args.preallocated else None
         for row, direction in ((fwd, "fwd"), (bwd, "bwd")):
             if direction == "bwd" and torch_bwd is None:
                 continue  # PyTorch's failure is in the table already
@@ -660,6 +710,12 @@ def run_case(case: Case, args, bandwidth_gbs: float, cv: OpenCV, notes: list) ->
                 else:
                     mine = tessera.interpolate_backward(g_np, case.shape, **kw)
                     ref = torch_bwd()
+                if args.preallocated:
+                    into_mine, into_torch = (y_mine, fns_into[0]) if direction == "fwd" else (grad_mine, fns_into[1])
+                    if not np.array_equal(into_mine, mine):
+                        row.check_error = "tessera's result written with out= differs from a new result"
+                    elif not max_rel_diff(into_torch(), ref) <= TOLERANCE:  # the same kernel, maybe another order
+                        row.check_error = "PyTorch's result written with out= differs from F.interpolate's"
                 row.diff_vs_torch = max_rel_diff(mine, ref)
                 if not row.matches_torch():
                     text = describe_difference(mine, ref)
@@ -696,7 +752,9 @@ def run_case(case: Case, args, bandwidth_gbs: float, cv: OpenCV, notes: list) ->
                 if m.error:
                     notes.append(f"{row_label(row)}, {IMPL_NAMES[k]}: {m.error}")
         rows += [fwd, bwd]
-        del xr, y_ref, torch_bwd, fns, x_t, g_t, x_np, g_np
+        del xr, y_ref, torch_bwd, fns, fns_into, x_t, g_t, x_np, g_np
+        if args.preallocated:
+            del y_mine, grad_mine, torch_fwd_into, torch_bwd_into
         gc.collect()
     return rows
 
@@ -720,6 +778,9 @@ def parse_args(argv=None):
     p.add_argument("--cases", help="comma-separated case keys, or 'all': " + ", ".join(c.key for c in CASES))
     p.add_argument("--layouts", default="nchw,channels_last",
                    help="comma-separated: nchw, channels_last (default both)")
+    p.add_argument("--preallocated", action="store_true",
+                   help="every call writes into an array made before the timing (tessera out=, PyTorch's "
+                        "out= overloads of its kernels, OpenCV dst=), instead of allocating its result")
     p.add_argument("--no-opencv", action="store_true", help="do not time OpenCV")
     p.add_argument("--torch-default-alloc", action="store_true",
                    help="leave PyTorch's allocator as installed; by default THP_MEM_ALLOC_ENABLE=1 is set so "
@@ -773,7 +834,7 @@ def main(argv=None) -> int:
         "cpu": cpu_model(), "cpu_target": tessera._core.cpu_target(), "cores": core_count(), "threads": args.threads,
         "versions": versions,
         "memcpy": memcpy, "alloc_copy_gbs": alloc, "thp": thp_mode(), "loadavg_start": load_start,
-        "repeats": args.repeats, "warmup": args.warmup, "gap_ms": args.gap_ms, "argv": sys.argv[1:], "notes": [],
+        "preallocated": args.preallocated, "repeats": args.repeats, "warmup": args.warmup, "gap_ms": args.gap_ms, "argv": sys.argv[1:], "notes": [],
     }
 
     rows: list[Row] = []
