@@ -562,19 +562,23 @@ def interleaved(fns: dict, repeats: int, warmup: int, gap_s: float) -> dict:
     return out
 
 
-def torch_into(kw: dict, x_t, g_t, y, grad):
+def torch_into(kw: dict, x_t, g_t):
     """(forward, backward): PyTorch's kernels for the case's mode through their out= overloads (the ones
-    F.interpolate and autograd reach), writing into y and grad. Scales are passed as F.interpolate passes
-    a scale_factor to them."""
+    F.interpolate and autograd reach), each writing into a result of its functional overload made here
+    (so in the layout PyTorch itself gives). Scales are passed as F.interpolate passes a scale_factor."""
     import torch
 
     aten = torch.ops.aten
-    size, in_size = list(y.shape[2:]), list(x_t.shape)
-    mode, scales = kw["mode"], [float(kw["scale_factor"])] * 2
+    in_size, mode = list(x_t.shape), kw["mode"]
+    size = [int(math.floor(n * float(kw["scale_factor"]))) for n in in_size[2:]]
+    scales = [float(kw["scale_factor"])] * 2
     if mode == "area":
+        y, grad = aten.adaptive_avg_pool2d(x_t, size), aten._adaptive_avg_pool2d_backward(g_t, x_t)
         return (lambda: aten.adaptive_avg_pool2d.out(x_t, size, out=y),
                 lambda: aten._adaptive_avg_pool2d_backward.out(g_t, x_t, out=grad))
     if mode == "nearest":
+        y = aten.upsample_nearest2d(x_t, size, *scales)
+        grad = aten.upsample_nearest2d_backward(g_t, size, in_size, *scales)
         return (lambda: aten.upsample_nearest2d.out(x_t, size, *scales, out=y),
                 lambda: aten.upsample_nearest2d_backward.grad_input(g_t, size, in_size, *scales, grad_input=grad))
     ops = {("bilinear", False): (aten.upsample_bilinear2d, aten.upsample_bilinear2d_backward),
@@ -582,6 +586,8 @@ def torch_into(kw: dict, x_t, g_t, y, grad):
            ("bicubic", False): (aten.upsample_bicubic2d, aten.upsample_bicubic2d_backward)}
     forward, backward = ops[(mode, bool(kw.get("antialias", False)))]
     corners = bool(kw.get("align_corners", False))
+    y = forward.default(x_t, size, corners, *scales)
+    grad = backward.default(g_t, size, in_size, corners, *scales)
     return (lambda: forward.out(x_t, size, corners, *scales, out=y),
             lambda: backward.grad_input(g_t, size, in_size, corners, *scales, grad_input=grad))
 
@@ -669,7 +675,7 @@ def run_case(case: Case, args, bandwidth_gbs: float, cv: OpenCV, notes: list) ->
         fns = {"tessera": lambda: tessera.interpolate(x_np, **kw), "torch": lambda: F.interpolate(x_t, **kw)}
         if args.preallocated:  # destinations made here, in the layout each library gives its results
             y_mine, grad_mine = tessera.interpolate(x_np, **kw), tessera.interpolate_backward(g_np, case.shape, **kw)
-            torch_fwd_into, torch_bwd_into = torch_into(kw, x_t, g_t, F.interpolate(x_t, **kw), torch.empty_like(x_t))
+            torch_fwd_into, torch_bwd_into = torch_into(kw, x_t, g_t)
             fns = {"tessera": lambda: tessera.interpolate(x_np, **kw, out=y_mine), "torch": torch_fwd_into}
         if cv_fn is not None:
             fns["opencv"] = cv_fn
