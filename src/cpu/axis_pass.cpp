@@ -2,7 +2,7 @@
 // "along" when the resampled axis is the innermost of the output (eight lines at a time, interleaved in a
 // scratch block, long lines in L1-sized chunks; line_block.hpp moves float32 lines with AVX2) and
 // "across" otherwise (whole rows of the innermost dim accumulate tap by tap; short_rows.hpp handles rows
-// of at most eight floats).
+// of at most 64 floats).
 #include "cpu/axis_pass.hpp"
 
 #include <algorithm>
@@ -288,7 +288,7 @@ void gather_across(const StridedArray& src, const StridedArray& dst, int axis, c
       outer.offsets(o, src, dst, src_offset, dst_offset);
 #if defined(__AVX2__)
       if constexpr (std::is_same_v<Src, float> && std::is_same_v<Dst, float> && std::is_same_v<T, float>) {
-        if (row_len <= 8 && in_inner == 1 && out_inner == 1) {
+        if (row_len <= kShortRowMax && in_inner == 1 && out_inner == 1) {
           combine_short_rows(in + src_offset, in_step, table, j, j_end, out + dst_offset, out_step, row_len);
           continue;
         }

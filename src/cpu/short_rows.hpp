@@ -1,6 +1,7 @@
-// short_rows.hpp — the "across" loop when every row holds at most eight contiguous float32 values
-// (channels-last data with few channels, RGB say): with AVX2 a row is one masked vector, and a whole
-// run of outputs is one tight loop (without AVX2 such rows take the general loop). The lanes compute the scalar loop's sequence (acc = x0*w0;
+// short_rows.hpp — the "across" loop when every row holds at most 64 contiguous float32 values
+// (channels-last data with few channels, RGB say): with AVX2 a row is one to eight masked vectors held in
+// registers across all taps, and a whole run of outputs is one tight loop (without AVX2 such rows take
+// the general loop). The lanes compute the scalar loop's sequence (acc = x0*w0;
 // acc = acc + xk*wk, each rounded on its own), so the bits are the same. Included by axis_pass.cpp only,
 // inside each CPU target's namespace.
 #pragma once
@@ -16,24 +17,51 @@
 namespace tessera::cpu::TESSERA_CPU_TARGET {
 
 #if defined(__AVX2__)
-// Outputs j0 .. j1-1 of one line: y[j * out_step + i] = sum_k x[(first(j) + k) * in_step + i] * w[k] for
-// i < len <= 8.
-[[gnu::noinline]] inline void combine_short_rows(const float* x, std::int64_t in_step, const TapRows<float>& table,
-                                                 std::int64_t j0, std::int64_t j1, float* y, std::int64_t out_step,
-                                                 std::int64_t len) {
-  const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(len)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+// The widest row combine_short_rows takes: eight AVX2 vectors (their accumulators fill half the
+// registers).
+constexpr std::int64_t kShortRowMax = 64;
+
+// Outputs j0 .. j1-1 of one line, rows of `Vectors` x 8 floats with the first `len` lanes used:
+// y[j * out_step + i] = sum_k x[(first(j) + k) * in_step + i] * w[k] for i < len.
+template <int Vectors>
+[[gnu::noinline]] void combine_short_rows_of(const float* x, std::int64_t in_step, const TapRows<float>& table,
+                                             std::int64_t j0, std::int64_t j1, float* y, std::int64_t out_step,
+                                             std::int64_t len) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  __m256i mask[Vectors];
+  for (int v = 0; v < Vectors; ++v) mask[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(len) - 8 * v), lane);
   for (std::int64_t j = j0; j < j1; ++j) {
     const std::int64_t n = table.taps(j);
     const float* w = table.row(j);
     const float* xj = x + table.first(j) * in_step;
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc[Vectors];
+    for (int v = 0; v < Vectors; ++v) acc[v] = _mm256_setzero_ps();
     if (n > 0) {
-      acc = _mm256_mul_ps(_mm256_maskload_ps(xj, mask), _mm256_set1_ps(w[0]));
+      const __m256 w0 = _mm256_set1_ps(w[0]);
+      for (int v = 0; v < Vectors; ++v) acc[v] = _mm256_mul_ps(_mm256_maskload_ps(xj + 8 * v, mask[v]), w0);
       for (std::int64_t k = 1; k < n; ++k) {
-        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_maskload_ps(xj + k * in_step, mask), _mm256_set1_ps(w[k])));
+        const __m256 wk = _mm256_set1_ps(w[k]);
+        const float* xk = xj + k * in_step;
+        for (int v = 0; v < Vectors; ++v) {
+          acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(_mm256_maskload_ps(xk + 8 * v, mask[v]), wk));
+        }
       }
     }
-    _mm256_maskstore_ps(y + j * out_step, mask, acc);
+    for (int v = 0; v < Vectors; ++v) _mm256_maskstore_ps(y + j * out_step + 8 * v, mask[v], acc[v]);
+  }
+}
+
+// The same for any len <= kShortRowMax.
+inline void combine_short_rows(const float* x, std::int64_t in_step, const TapRows<float>& table, std::int64_t j0,
+                               std::int64_t j1, float* y, std::int64_t out_step, std::int64_t len) {
+  if (len <= 8) {
+    combine_short_rows_of<1>(x, in_step, table, j0, j1, y, out_step, len);
+  } else if (len <= 16) {
+    combine_short_rows_of<2>(x, in_step, table, j0, j1, y, out_step, len);
+  } else if (len <= 32) {
+    combine_short_rows_of<4>(x, in_step, table, j0, j1, y, out_step, len);
+  } else {
+    combine_short_rows_of<8>(x, in_step, table, j0, j1, y, out_step, len);
   }
 }
 #endif
