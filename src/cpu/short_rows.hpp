@@ -21,33 +21,50 @@ namespace tessera::cpu::TESSERA_CPU_TARGET {
 // registers).
 constexpr std::int64_t kShortRowMax = 64;
 
+// Lanes [0, count) of a vector of eight floats: AVX-512 mask registers where the target has them
+// (one instruction per masked load or store), else AVX2's vector masks.
+#if defined(__AVX512VL__)
+using LaneMask = __mmask8;
+inline LaneMask lane_mask(std::int64_t count) {
+  return count >= 8 ? LaneMask(0xff) : count <= 0 ? LaneMask(0) : LaneMask((1u << count) - 1);
+}
+inline __m256 masked_load(const float* p, LaneMask m) { return _mm256_maskz_loadu_ps(m, p); }
+inline void masked_store(float* p, LaneMask m, __m256 v) { _mm256_mask_storeu_ps(p, m, v); }
+#else
+using LaneMask = __m256i;
+inline LaneMask lane_mask(std::int64_t count) {
+  const int lanes = count >= 8 ? 8 : count <= 0 ? 0 : static_cast<int>(count);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+inline __m256 masked_load(const float* p, LaneMask m) { return _mm256_maskload_ps(p, m); }
+inline void masked_store(float* p, LaneMask m, __m256 v) { _mm256_maskstore_ps(p, m, v); }
+#endif
+
 // Outputs j0 .. j1-1 of one line, rows of `Vectors` x 8 floats with the first `len` lanes used:
 // y[j * out_step + i] = sum_k x[(first(j) + k) * in_step + i] * w[k] for i < len.
 template <int Vectors>
 [[gnu::noinline]] void combine_short_rows_of(const float* x, std::int64_t in_step, const TapRows<float>& table,
                                              std::int64_t j0, std::int64_t j1, float* y, std::int64_t out_step,
                                              std::int64_t len) {
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  __m256i mask[Vectors];
-  for (int v = 0; v < Vectors; ++v) mask[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(len) - 8 * v), lane);
+  const TapRows<float> rows = table;  // a local copy: the stores below cannot change it, so it stays in registers
+  LaneMask mask[Vectors];
+  for (int v = 0; v < Vectors; ++v) mask[v] = lane_mask(len - 8 * v);
   for (std::int64_t j = j0; j < j1; ++j) {
-    const std::int64_t n = table.taps(j);
-    const float* w = table.row(j);
-    const float* xj = x + table.first(j) * in_step;
+    const std::int64_t n = rows.taps(j);
+    const float* w = rows.row(j);
+    const float* xj = x + rows.first(j) * in_step;
     __m256 acc[Vectors];
     for (int v = 0; v < Vectors; ++v) acc[v] = _mm256_setzero_ps();
     if (n > 0) {
       const __m256 w0 = _mm256_set1_ps(w[0]);
-      for (int v = 0; v < Vectors; ++v) acc[v] = _mm256_mul_ps(_mm256_maskload_ps(xj + 8 * v, mask[v]), w0);
+      for (int v = 0; v < Vectors; ++v) acc[v] = _mm256_mul_ps(masked_load(xj + 8 * v, mask[v]), w0);
       for (std::int64_t k = 1; k < n; ++k) {
         const __m256 wk = _mm256_set1_ps(w[k]);
         const float* xk = xj + k * in_step;
-        for (int v = 0; v < Vectors; ++v) {
-          acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(_mm256_maskload_ps(xk + 8 * v, mask[v]), wk));
-        }
+        for (int v = 0; v < Vectors; ++v) acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(masked_load(xk + 8 * v, mask[v]), wk));
       }
     }
-    for (int v = 0; v < Vectors; ++v) _mm256_maskstore_ps(y + j * out_step + 8 * v, mask[v], acc[v]);
+    for (int v = 0; v < Vectors; ++v) masked_store(y + j * out_step + 8 * v, mask[v], acc[v]);
   }
 }
 
