@@ -42,34 +42,38 @@ TESSERA_HOST_DEVICE inline BFloat16 to_bfloat16(float f) {
   return BFloat16{static_cast<std::uint16_t>((u + rounding) >> 16)};
 }
 
+// All ones when `condition` holds, else zero: the float16 conversions below compute every case and pick
+// one with such masks, without branches, so that loops over many values vectorise.
+TESSERA_HOST_DEVICE inline std::uint32_t all_ones_if(bool condition) { return 0u - static_cast<std::uint32_t>(condition); }
+
 TESSERA_HOST_DEVICE inline float to_float(Float16 h) {
   const std::uint32_t sign = static_cast<std::uint32_t>(h.bits & 0x8000u) << 16;
   const std::uint32_t exponent = (h.bits >> 10) & 0x1fu;
   const std::uint32_t mantissa = h.bits & 0x3ffu;
-  if (exponent == 0) {  // zero or subnormal: mantissa * 2^-24
-    const float magnitude = static_cast<float>(mantissa) * 5.9604644775390625e-08f;
-    return sign ? -magnitude : magnitude;
-  }
-  if (exponent == 31) return bits_float(sign | 0x7f800000u | (mantissa << 13));
-  return bits_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
+  // zero or subnormal: mantissa * 2^-24, exact in float
+  const std::uint32_t subnormal = float_bits(static_cast<float>(static_cast<std::int32_t>(mantissa)) * 5.9604644775390625e-08f);
+  // normal, or infinity / NaN (exponent 31 becomes 255)
+  const std::uint32_t rebiased = exponent + 112u + (112u & all_ones_if(exponent == 31u));
+  const std::uint32_t other = (rebiased << 23) | (mantissa << 13);
+  const std::uint32_t is_subnormal = all_ones_if(exponent == 0u);
+  return bits_float(sign | (subnormal & is_subnormal) | (other & ~is_subnormal));
 }
 
 TESSERA_HOST_DEVICE inline Float16 to_float16(float f) {
-  std::uint32_t u = float_bits(f);
-  const std::uint32_t sign = u & 0x80000000u;
-  u ^= sign;
-  std::uint16_t out;
-  if (u >= (143u << 23)) {  // at or above 2^16: overflow to infinity, or NaN
-    out = (u > 0x7f800000u) ? 0x7e00u : 0x7c00u;
-  } else if (u < (113u << 23)) {  // below 2^-14: float16 subnormal or zero
-    // Adding 0.5 shifts the value's bits so that the float adder rounds it to a float16 subnormal.
-    const std::uint32_t magic = 126u << 23;
-    out = static_cast<std::uint16_t>(float_bits(bits_float(u) + bits_float(magic)) - magic);
-  } else {
-    const std::uint32_t mantissa_odd = (u >> 13) & 1u;
-    u += (static_cast<std::uint32_t>(15 - 127) << 23) + 0xfffu + mantissa_odd;
-    out = static_cast<std::uint16_t>(u >> 13);
-  }
+  const std::uint32_t bits = float_bits(f);
+  const std::uint32_t sign = bits & 0x80000000u;
+  const std::uint32_t u = bits ^ sign;
+  // at or above 2^16: overflow to infinity, or NaN
+  const std::uint32_t huge = 0x7c00u | (0x0200u & all_ones_if(u > 0x7f800000u));
+  // below 2^-14, a float16 subnormal or zero: adding 0.5 shifts the value's bits so that the float adder
+  // rounds it to a float16 subnormal
+  constexpr std::uint32_t kMagic = 126u << 23;
+  const std::uint32_t tiny = float_bits(bits_float(u) + bits_float(kMagic)) - kMagic;
+  // normal: rebias the exponent and round the mantissa to nearest even
+  const std::uint32_t normal = (u + (static_cast<std::uint32_t>(15 - 127) << 23) + 0xfffu + ((u >> 13) & 1u)) >> 13;
+  const std::uint32_t is_huge = all_ones_if(u >= (143u << 23));
+  const std::uint32_t is_tiny = all_ones_if(u < (113u << 23));
+  const std::uint32_t out = (huge & is_huge) | (tiny & is_tiny) | (normal & ~(is_huge | is_tiny));
   return Float16{static_cast<std::uint16_t>(out | (sign >> 16))};
 }
 

@@ -103,8 +103,10 @@ std::vector<LineChunk> line_chunks(const TapRows<T>& table) {
   return chunks;
 }
 
-// contiguous_floats: float32 data and compute, unit steps along the axis in both arrays.
-template <typename Src, typename Dst, typename T, bool contiguous_floats>
+// contiguous: float32 compute, float32 or 16-bit data, unit steps along the axis in both arrays. 16-bit
+// lines are converted to float32 a chunk at a time (a loop that vectorises) before they are interleaved,
+// and outputs are rounded to 16 bits after the transposed block is computed.
+template <typename Src, typename Dst, typename T, bool contiguous>
 void gather_along_lines(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& table,
                         const DimWalker& lines, Threads threads) {
   const Src* in = static_cast<const Src*>(src.data);
@@ -119,6 +121,8 @@ void gather_along_lines(const StridedArray& src, const StridedArray& dst, int ax
   run_parts(threads, blocks, kLines * out_len * table.max_taps(), [&](std::int64_t begin, std::int64_t end) {
     std::unique_ptr<T[]> samples(new T[static_cast<std::size_t>(widest * kLines)]);
     T* x = samples.get();
+    constexpr bool stage = contiguous && !std::is_same_v<Src, float>;
+    std::unique_ptr<float[]> staged(stage ? new float[static_cast<std::size_t>(widest * kLines)] : nullptr);
     const Src* line_in[kLines];
     Dst* line_out[kLines];
     for (std::int64_t block = begin; block < end; ++block) {
@@ -134,7 +138,15 @@ void gather_along_lines(const StridedArray& src, const StridedArray& dst, int ax
       for (const LineChunk& c : chunks) {
         const Src* chunk_in[kLines];
         for (std::int64_t l = 0; l < kLines; ++l) chunk_in[l] = line_in[l] + c.k0 * in_step;
-        if constexpr (contiguous_floats) {
+        if constexpr (stage) {
+          const float* staged_line[kLines];
+          for (std::int64_t l = 0; l < kLines; ++l) {
+            float* line = staged.get() + l * widest;
+            for (std::int64_t k = 0; k < c.k1 - c.k0; ++k) line[k] = load_as<float>(chunk_in[l][k]);
+            staged_line[l] = line;
+          }
+          interleave_lines(staged_line, c.k1 - c.k0, x);
+        } else if constexpr (contiguous) {
           interleave_lines(chunk_in, c.k1 - c.k0, x);
         } else {
           for (std::int64_t k = 0; k < c.k1 - c.k0; ++k) {
@@ -145,9 +157,19 @@ void gather_along_lines(const StridedArray& src, const StridedArray& dst, int ax
         for (std::int64_t j0 = c.j0; j0 < c.j1; j0 += kLines) {
           const std::int64_t group = std::min(kLines, c.j1 - j0);
 #if defined(__AVX2__)
-          if constexpr (contiguous_floats) {
+          if constexpr (contiguous) {
             if (group == kLines) {
-              line_output_block(x, c.k0, table, j0, line_out, count);
+              if constexpr (std::is_same_v<Dst, float>) {
+                line_output_block(x, c.k0, table, j0, line_out, count);
+              } else {
+                __m256 r[8];
+                line_output_values(x, c.k0, table, j0, r);
+                alignas(32) float values[kLines];
+                for (std::int64_t l = 0; l < count; ++l) {
+                  _mm256_store_ps(values, r[l]);
+                  for (std::int64_t m = 0; m < kLines; ++m) line_out[l][j0 + m] = store_as<Dst>(values[m]);
+                }
+              }
               continue;
             }
           }
@@ -181,9 +203,9 @@ void gather_along_lines(const StridedArray& src, const StridedArray& dst, int ax
 template <typename Src, typename Dst, typename T>
 void gather_along(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& table,
                   const DimWalker& lines, Threads threads) {
-  constexpr bool floats = std::is_same_v<Src, float> && std::is_same_v<Dst, float> && std::is_same_v<T, float>;
-  if (floats && src.strides[axis] == 1 && dst.strides[axis] == 1) {
-    gather_along_lines<Src, Dst, T, floats>(src, dst, axis, table, lines, threads);
+  constexpr bool vectorised = std::is_same_v<T, float> && !std::is_same_v<Src, double> && !std::is_same_v<Dst, double>;
+  if (vectorised && src.strides[axis] == 1 && dst.strides[axis] == 1) {
+    gather_along_lines<Src, Dst, T, vectorised>(src, dst, axis, table, lines, threads);
   } else {
     gather_along_lines<Src, Dst, T, false>(src, dst, axis, table, lines, threads);
   }

@@ -75,15 +75,20 @@ inline __m256 line_outputs(const float* x, std::int64_t x_start, const Rows& row
   return acc;
 }
 
-// Outputs j0 .. j0 + 7 of the first `count` lines, computed in registers and stored as one transposed
-// block.
+// Outputs j0 .. j0 + 7 of all eight lines, computed in registers: r[l] holds line l's.
+template <typename Rows>
+inline void line_output_values(const float* x, std::int64_t x_start, const Rows& rows, std::int64_t j0, __m256 r[8]) {
+#pragma GCC unroll 8
+  for (int m = 0; m < 8; ++m) r[m] = line_outputs(x, x_start, rows, j0 + m);
+  transpose8x8(r);
+}
+
+// The same outputs of the first `count` lines, stored as one transposed block.
 template <typename Rows>
 inline void line_output_block(const float* x, std::int64_t x_start, const Rows& rows, std::int64_t j0,
                               float* const line[kLines], std::int64_t count) {
   __m256 r[8];
-#pragma GCC unroll 8
-  for (int m = 0; m < 8; ++m) r[m] = line_outputs(x, x_start, rows, j0 + m);
-  transpose8x8(r);
+  line_output_values(x, x_start, rows, j0, r);
   for (std::int64_t l = 0; l < count; ++l) _mm256_storeu_ps(line[l] + j0, r[l]);
 }
 #endif
