@@ -33,7 +33,7 @@ __device__ inline T gather(const Src* x, std::int64_t step, const T* w, std::int
   return acc;
 }
 
-// One table row held in registers: at most K taps (K > 0), or a pointer into the table (K == 0).
+// One table row: its first K taps in registers (K > 0), and a pointer to all of them in the table.
 template <typename T, int K>
 struct RowTaps {
   std::int64_t first;
@@ -65,7 +65,7 @@ __device__ inline RowTaps<T, K> load_row(const std::int64_t* first, const std::i
   return r;
 }
 
-// The same sum as gather(), for a row already loaded.
+// The same sum as gather(), for a row already loaded (taps beyond K from the table).
 template <typename Src, typename T, int K>
 __device__ inline T gather_row(const Src* x, std::int64_t step, const RowTaps<T, K>& r) {
   if constexpr (K == 0) {
@@ -77,6 +77,8 @@ __device__ inline T gather_row(const Src* x, std::int64_t step, const RowTaps<T,
     for (int k = 1; k < K; ++k) {
       if (k < r.n) acc = add_rn(acc, mul_rn(load<T>(x[k * step]), r.w[k]));
     }
+#pragma unroll 1
+    for (int k = K; k < r.n; ++k) acc = add_rn(acc, mul_rn(load<T>(x[k * step]), r.weights[k]));
     return acc;
   }
 }

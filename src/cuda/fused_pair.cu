@@ -4,6 +4,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -104,7 +105,7 @@ struct FusedConfig {
   std::vector<std::int64_t> ranges;
   std::int64_t shared_bytes = 0;
   std::int64_t blocks = 0;
-  std::int64_t max_taps = 0;
+  std::int64_t kernel_taps = 0;  // selects the kernel's tap bound (taps_bound)
   // Rows-first pairs that walk their rows pass (walk_rows_then_cols): one walk per row tile.
   std::vector<fused::WalkTile> walks;
   std::vector<fused::WalkStep<T>> walk_steps;
@@ -117,15 +118,29 @@ int lanes_for(std::int64_t n) {
   return lanes;
 }
 
-// Shared bytes of the staged rows of a cols-first tile, for the kernel that `max_taps` selects.
+// Shared bytes of the staged rows of a cols-first tile, for the kernel that `taps` selects.
 template <typename T>
-std::int64_t staged_bytes_for(std::int64_t max_taps, int rows) {
-  switch (fused::taps_bound(max_taps)) {
+std::int64_t staged_bytes_for(std::int64_t taps, int rows) {
+  switch (fused::taps_bound(taps)) {
     case 2: return fused::staged_bytes<T, 2>(rows);
     case 4: return fused::staged_bytes<T, 4>(rows);
     case 8: return fused::staged_bytes<T, 8>(rows);
     default: return fused::staged_bytes<T, 0>(rows);
   }
+}
+
+// The most taps of a table's rows once its longest 1/16 are set aside: the tap count a rows-first
+// kernel is unrolled for (those few rows read their extra taps from the table). Transposed tables have
+// a few longer border rows: the backward of bilinear x2 has 4 taps per row but one or two of 5
+// (zero-weight taps of the forward table, which must stay: 0 * inf is NaN on the CPU too).
+template <typename T>
+std::int64_t bulk_taps(const plan::TapTable<T>& table) {
+  if (table.out_len == 0) return 0;
+  std::vector<std::int64_t> taps(static_cast<std::size_t>(table.out_len));
+  for (std::int64_t j = 0; j < table.out_len; ++j) taps[static_cast<std::size_t>(j)] = table.taps(j);
+  const std::size_t longer = taps.size() / 16;  // rows allowed above the bound
+  std::nth_element(taps.begin(), taps.begin() + static_cast<std::ptrdiff_t>(longer), taps.end(), std::greater<>());
+  return taps[longer];
 }
 
 // The walks of a rows pass's tiles of `tile_rows` rows (see walk_rows_then_cols), or false where that
@@ -190,7 +205,9 @@ bool configure(const DeviceArray& src, const DeviceArray& dst, int first_axis, c
       g.out_rows != row_table.out_len) {
     return false;
   }
-  config.max_taps = std::max(first.max_taps(), second.max_taps());
+  // (the cols-first kernel has no path for rows longer than its bound: its registers are too few)
+  config.kernel_taps = config.cols_first ? std::max(first.max_taps(), second.max_taps())
+                                         : std::max(bulk_taps(first), bulk_taps(second));
   TileGeometry& tiles = config.tiles;
   const std::int64_t target = g.inner == 1 ? kTileElements : kTileElementsInner;
   tiles.tile_cols = static_cast<int>(std::clamp<std::int64_t>(target / g.inner, 1, g.out_cols));
@@ -204,7 +221,7 @@ bool configure(const DeviceArray& src, const DeviceArray& dst, int first_axis, c
       config.ranges = tile_ranges(row_table, tile_rows, 1, 1, widest);  // input rows per output row tile
       pitch = (tile_elems + V - 1) / V * V;
       rows_held = widest;
-      staged = staged_bytes_for<T>(config.max_taps, tile_rows);
+      staged = staged_bytes_for<T>(config.kernel_taps, tile_rows);
     } else {
       config.ranges = tile_ranges(col_table, tiles.tile_cols, g.inner, V, widest);  // input elements per col tile
       pitch = (widest + V - 1) / V * V;
@@ -304,7 +321,7 @@ void launch_typed(const DeviceArray& src, const DeviceArray& dst, FusedConfig<T>
     }
   }
   if (!walk) {
-    switch (fused::taps_bound(config.max_taps)) {
+    switch (fused::taps_bound(config.kernel_taps)) {
       case 2: launch(std::integral_constant<int, 2>{}); break;
       case 4: launch(std::integral_constant<int, 4>{}); break;
       case 8: launch(std::integral_constant<int, 8>{}); break;

@@ -86,11 +86,13 @@ __host__ __device__ constexpr std::int64_t staged_bytes(int rows) {
   return (rows * static_cast<std::int64_t>(sizeof(StagedRow<T, K>)) + 15) / 16 * 16;
 }
 
-// The compile-time tap bound of a kernel for tables with at most `max_taps` taps per row: common counts
-// get register-resident, unrolled rows; long rows (antialias, area, backward of large factors), 0, read
+// The compile-time tap bound K of a kernel for tables whose rows have at most `taps` taps (but for a few
+// rows in rows-first pairs): K taps of a row are register-resident and unrolled; the rows-first kernel
+// reads the taps of its few longer rows beyond K from the table (so a border row of 5 taps keeps a
+// 4-tap table on the 4-tap kernel); long rows (antialias, area, backward of large factors), 0, read all
 // their weights from the table.
-constexpr int taps_bound(std::int64_t max_taps) {
-  return max_taps <= 2 ? 2 : max_taps <= 4 ? 4 : max_taps <= 8 ? 8 : 0;
+constexpr int taps_bound(std::int64_t taps) {
+  return taps <= 2 ? 2 : taps <= 4 ? 4 : taps <= 8 ? 8 : 0;
 }
 
 // acc[u] = sum_k x[u * ustep + k * kstep] * w[k] for the rows u < U with valid[u], k upwards.
@@ -142,6 +144,13 @@ __device__ inline void gather_run(const Src* x, std::int64_t step, const RowTaps
 #pragma unroll
         for (int i = 0; i < V; ++i) acc[i] = add_rn(acc[i], mul_rn(v[i], row.w[k]));
       }
+    }
+#pragma unroll 1
+    for (int k = K; k < row.n; ++k) {
+      load_run<Aligned>(x + k * step, count, v);
+      const T wk = row.weights[k];
+#pragma unroll
+      for (int i = 0; i < V; ++i) acc[i] = add_rn(acc[i], mul_rn(v[i], wk));
     }
   } else {
     constexpr int kDepth = 4;

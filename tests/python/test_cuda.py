@@ -305,6 +305,10 @@ PATH_CASES = [
     ("bilinear", (2, 3, 70, 132), dict(scale_factor=2), "contiguous"),
     ("bilinear", (2, 3, 70, 131), dict(scale_factor=2), "contiguous"),
     ("bilinear", (2, 3, 70, 132), dict(scale_factor=2), "offset"),
+    # backward: rows-first tables of 4 taps but for a few longer border rows (the 4-tap kernel reads
+    # their extra taps from the table), and of mixed tap counts
+    ("bilinear", (2, 3, 70, 132), dict(scale_factor=2, align_corners=True), "contiguous"),
+    ("bilinear", (2, 3, 64, 130), dict(scale_factor=(1.75, 2.5)), "contiguous"),
     ("bicubic", (2, 3, 40, 264), dict(scale_factor=2), "contiguous"),
     ("bicubic", (2, 2, 200, 264), dict(scale_factor=1 / 3.5, antialias=True), "contiguous"),
     ("bicubic", (2, 2, 200, 263), dict(scale_factor=1 / 3.5, antialias=True), "offset"),
