@@ -4,7 +4,7 @@
 // Both arrays are viewed as [planes][rows][cols][inner]: `inner` is 1 for NCHW-like layouts and the
 // channel count of a channels-last one, whose channels then simply ride along with each col. Along a row
 // the flat index e = col * inner + channel is contiguous, so the passes that read along rows work on runs
-// of kRun<T> consecutive elements (one 16-byte access where aligned). A block owns one output tile of a
+// of V consecutive elements (one 16-byte access where aligned). A block owns one output tile of a
 // plane and computes it for a range of planes, so the tile's set-up (its input range, its staged table
 // rows) is paid once per block, not per plane.
 #pragma once
@@ -177,12 +177,13 @@ __device__ inline void gather_run(const Src* x, std::int64_t step, const RowTaps
 
 // First pass along cols, then rows (typically both enlarge). For each plane the block computes
 // t[a][e] = cols pass of input row a0 + a for the rows the output tile needs, then each output row from
-// rows of t, a run of V elements per thread (one 16-byte shared load per tap and one store per run).
+// rows of t, a run of V elements per thread: 16 bytes of the output (8 elements of 16-bit data; runs of
+// 4 measured slower), so one store per run and one or two 16-byte shared loads per tap.
 template <typename Src, typename Dst, typename T, int K>
 __global__ void __launch_bounds__(kThreads, K == 2 ? 6 : kMinBlocks)
     cols_then_rows(const Src* __restrict__ src, Dst* __restrict__ dst, PlaneGeometry g, TileGeometry tiles,
                    DeviceTaps<T> cols, DeviceTaps<T> rows) {
-  constexpr int V = kRun<T>;
+  constexpr int V = kRunOf<Dst, T>;
   constexpr int U = K == 2 || K == 4 ? 4 : 2;  // input rows per thread in flight in the first pass
   extern __shared__ __align__(16) unsigned char shared_bytes[];
   StagedRow<T, K>* staged = reinterpret_cast<StagedRow<T, K>*>(shared_bytes);

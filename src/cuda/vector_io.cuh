@@ -1,6 +1,6 @@
-// vector_io.cuh — runs of consecutive elements moved with one 16-byte (or 8-byte, for 16-bit data)
-// memory instruction when their address is aligned, element by element otherwise. Only how values
-// travel changes: each element still gets its own sequential sum.
+// vector_io.cuh — runs of consecutive elements moved with memory instructions of up to 16 bytes when
+// their address is aligned, element by element otherwise. Only how values travel changes: each element
+// still gets its own sequential sum.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -14,6 +14,14 @@ namespace tessera::cuda {
 // Elements of compute type T that fill 16 bytes: the run length of the vectorised kernels.
 template <typename T>
 inline constexpr int kRun = 16 / static_cast<int>(sizeof(T));
+
+// Elements of data S computed in T that fill 16 bytes of the narrower of the two: 16-bit data moves in
+// runs of 8 elements, one 16-byte access of the data and two of their float values.
+inline constexpr int run_length(std::size_t data_size, std::size_t compute_size) {
+  return 16 / static_cast<int>(data_size < compute_size ? data_size : compute_size);
+}
+template <typename S, typename T>
+inline constexpr int kRunOf = run_length(sizeof(S), sizeof(T));
 
 // A pack as 32-bit words and back. Memory is accessed through the built-in vector types uint4/uint2
 // built from these words: that is what makes the compiler emit one wide instruction (a plain struct or
@@ -81,8 +89,11 @@ __device__ inline void unpack_words(const unsigned (&w)[kWords<S, V>], S (&v)[V]
 
 template <int Words>
 __device__ inline void load_words(const void* p, unsigned (&w)[Words]) {
-  static_assert(Words == 4 || Words == 2 || Words == 1, "runs are 4, 8 or 16 bytes");
-  if constexpr (Words == 4) {
+  static_assert(Words == 8 || Words == 4 || Words == 2 || Words == 1, "runs are 4, 8, 16 or 32 bytes");
+  if constexpr (Words == 8) {
+    const uint4 x = static_cast<const uint4*>(p)[0], y = static_cast<const uint4*>(p)[1];
+    w[0] = x.x, w[1] = x.y, w[2] = x.z, w[3] = x.w, w[4] = y.x, w[5] = y.y, w[6] = y.z, w[7] = y.w;
+  } else if constexpr (Words == 4) {
     const uint4 x = *static_cast<const uint4*>(p);
     w[0] = x.x, w[1] = x.y, w[2] = x.z, w[3] = x.w;
   } else if constexpr (Words == 2) {

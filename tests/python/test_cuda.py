@@ -305,6 +305,8 @@ PATH_CASES = [
     ("bilinear", (2, 3, 70, 132), dict(scale_factor=2), "contiguous"),
     ("bilinear", (2, 3, 70, 131), dict(scale_factor=2), "contiguous"),
     ("bilinear", (2, 3, 70, 132), dict(scale_factor=2), "offset"),
+    # rows of 132 elements: whole 16-byte runs of float32, not of 16-bit data (8 elements a run)
+    ("bilinear", (2, 3, 70, 66), dict(scale_factor=2), "contiguous"),
     # backward: rows-first tables of 4 taps but for a few longer border rows (the 4-tap kernel reads
     # their extra taps from the table), and of mixed tap counts
     ("bilinear", (2, 3, 70, 132), dict(scale_factor=2, align_corners=True), "contiguous"),
