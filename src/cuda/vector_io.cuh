@@ -172,6 +172,24 @@ __device__ inline void store_shared_run(T* p, const T (&v)[V]) {
   store_words<false>(p, w);
 }
 
+// Asks L2 for the 128-byte line holding p: a hint that changes no value.
+__device__ inline void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];" ::"l"(p)); }
+
+// prefetch_l2 for the lines of rows [0, rows) x elements [begin, end) of S from `base` (rows `stride`
+// elements apart), the block's threads sharing the lines.
+template <typename S>
+__device__ inline void prefetch_box(const S* base, int rows, std::int64_t stride, std::int64_t begin,
+                                    std::int64_t end) {
+  if (end <= begin) return;
+  const int lines = static_cast<int>((end - begin) * static_cast<std::int64_t>(sizeof(S)) / 128) + 2;
+  for (int i = threadIdx.x; i < rows * lines; i += blockDim.x) {
+    const int row = i / lines, line = i - row * lines;
+    const std::uintptr_t first = reinterpret_cast<std::uintptr_t>(base + row * stride + begin) / 128 * 128;
+    const char* p = reinterpret_cast<const char*>(first) + line * 128;
+    if (p < reinterpret_cast<const char*>(base + row * stride + end)) prefetch_l2(p);
+  }
+}
+
 // Whether p and every multiple of `stride` elements from it are aligned for runs of V elements of S.
 template <typename S>
 inline bool run_aligned(const void* p, int V, std::int64_t stride) {
