@@ -95,11 +95,7 @@ def interpolate(
     shape, strides = _arrays.shape_and_strides(x)
     opts = _normalize(len(shape), size, scale_factor, mode, align_corners, recompute_scale_factor, antialias)
     out_shape = tuple(_core.output_shape(list(shape), *opts, input_name="x"))
-    if out is None:
-        out = _allocate(x, out_shape, _arrays.is_channels_last(shape, strides))
-        target = out
-    else:
-        target = _arrays.check_out(out, x, out_shape, "out", "x")
+    out, target = _destination(x, "x", out_shape, _arrays.is_channels_last(shape, strides), out)
     _core.interpolate(x, target, *opts, stream=_arrays.cuda_stream(x))
     return _arrays.to_kind_of(x, out)
 
@@ -135,13 +131,17 @@ def interpolate_backward(
         raise ValueError(
             f"grad_output: expected shape {expected} (the forward output for input_size {input_size}), got {tuple(shape)}"
         )
-    if out is None:
-        out = _allocate(grad_output, input_size, _arrays.is_channels_last(shape, strides))
-        target = out
-    else:
-        target = _arrays.check_out(out, grad_output, input_size, "out", "grad_output")
+    out, target = _destination(grad_output, "grad_output", input_size, _arrays.is_channels_last(shape, strides), out)
     _core.interpolate_backward(grad_output, target, *opts, stream=_arrays.cuda_stream(grad_output))
     return _arrays.to_kind_of(grad_output, out)
+
+
+def _destination(like, like_name: str, shape, channels_last: bool, out):
+    """(result, the view the core writes): a new array in the requested layout, or `out` once checked."""
+    if out is None:
+        result = _allocate(like, shape, channels_last)
+        return result, result
+    return out, _arrays.check_out(out, like, shape, "out", like_name)
 
 
 def _allocate(like, shape, channels_last: bool):

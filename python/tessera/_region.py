@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Optional, Sequence, Tuple
 
 from . import _arrays, _core
-from ._interpolate import Scale, Size, _is_int, _normalize
+from ._interpolate import Scale, Size, _destination, _is_int, _normalize
 
 Region = Tuple[Tuple[int, int], ...]
 
@@ -82,11 +82,7 @@ def _run_region(part, part_name, input_size, part_start, region, region_name, kw
     out_shape = (shape[0], shape[1], *(stop - start for start, stop in pairs)) if len(shape) >= 2 else ()
     if len(pairs) != len(input_size) - 2 or any(stop <= start for start, stop in pairs):
         raise ValueError(f"{region_name}: expected {len(input_size) - 2} non-empty (start, stop) ranges, got {pairs}")
-    if out is None:
-        out = _arrays.empty_like_layout(part, out_shape, _arrays.is_channels_last(shape, strides))
-        target = out
-    else:
-        target = _arrays.check_out(out, part, out_shape, "out", part_name)
+    out, target = _destination(part, part_name, out_shape, _arrays.is_channels_last(shape, strides), out)
     _core.interpolate_region(part, target, list(input_size), list(part_start), pairs, *opts, backward=backward,
                              stream=_arrays.cuda_stream(part))
     return _arrays.to_kind_of(part, out)
