@@ -74,9 +74,19 @@ def test_importing_tessera_does_not_import_torch():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def _skip_unless_torch_has(mode):
+    """Skips a comparison with a mode the installed PyTorch lacks (lanczos is recent; the GPU machines
+    may carry an older PyTorch than the CPU oracle, torch==2.13.0)."""
+    try:
+        F.interpolate(torch.ones(1, 1, 4, 4), size=(2, 2), mode=mode, antialias=mode == "lanczos")
+    except (ValueError, NotImplementedError, RuntimeError) as error:
+        pytest.skip(f"PyTorch {torch.__version__} has no mode {mode!r}: {error}")
+
+
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("mode,shape,kwargs", CASES, ids=_ids(CASES))
 def test_forward_matches_torch(mode, shape, kwargs, dtype):
+    _skip_unless_torch_has(mode)
     x = _input(shape, dtype)
     assert_matches(tt.interpolate(x, mode=mode, **kwargs), F.interpolate(x, mode=mode, **kwargs))
 
@@ -84,6 +94,7 @@ def test_forward_matches_torch(mode, shape, kwargs, dtype):
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("mode,shape,kwargs", CASES, ids=_ids(CASES))
 def test_backward_matches_torch(mode, shape, kwargs, dtype):
+    _skip_unless_torch_has(mode)
     x = _input(shape, dtype).requires_grad_()
     x_ref = x.detach().clone().requires_grad_()
     y = tt.interpolate(x, mode=mode, **kwargs)
@@ -398,10 +409,14 @@ class TestCUDA:
         y_ref = F.interpolate(x_ref, mode=mode, **kwargs)
         assert y.is_cuda
         assert_matches(y, y_ref)
+        # PyTorch's float32 CUDA backward adds with atomics in no fixed order; with many products per
+        # input (4096 for x32) its own error passes the tolerance, so the gradient is checked against
+        # PyTorch's float64 backward on the same device.
         go = _input(y_ref.shape, torch.float32, seed=1).cuda()
+        x_exact = x.detach().double().requires_grad_()
+        F.interpolate(x_exact, mode=mode, **kwargs).backward(go.double())
         y.backward(go)
-        y_ref.backward(go)
-        assert_matches(x.grad, x_ref.grad)
+        assert_matches(x.grad, x_exact.grad.float())
 
     def test_cuda_backward_bitwise_reproducible_and_equal_to_cpu(self):
         x_cpu = _input((2, 4, 15, 15), torch.float32)
