@@ -255,7 +255,7 @@ __attribute__((always_inline)) inline void combine_rows(const Src* x, std::int64
   }
   // Blocks of the row small enough for the accumulators to stay in the L1 cache while the taps stream
   // past; the loops vectorise when the rows are contiguous.
-  constexpr std::int64_t kBlock = 1024;
+  constexpr std::int64_t kBlock = 4096;
   T acc[kBlock];
   for (std::int64_t b0 = 0; b0 < len; b0 += kBlock) {
     const std::int64_t count = std::min(kBlock, len - b0);
