@@ -562,15 +562,15 @@ def interleaved(fns: dict, repeats: int, warmup: int, gap_s: float) -> dict:
     return out
 
 
-def torch_into(kw: dict, x_t, g_t):
+def torch_into(kw: dict, x_t, g_t, size: list):
     """(forward, backward): PyTorch's kernels for the case's mode through their out= overloads (the ones
     F.interpolate and autograd reach), each writing into a result of its functional overload made here
-    (so in the layout PyTorch itself gives). Scales are passed as F.interpolate passes a scale_factor."""
+    (so in the layout PyTorch itself gives). `size`: the output's spatial size. Scales are passed as
+    F.interpolate passes a scale_factor."""
     import torch
 
     aten = torch.ops.aten
     in_size, mode = list(x_t.shape), kw["mode"]
-    size = [int(math.floor(n * float(kw["scale_factor"]))) for n in in_size[2:]]
     scales = [float(kw["scale_factor"])] * 2
     if mode == "area":
         y, grad = aten.adaptive_avg_pool2d(x_t, size), aten._adaptive_avg_pool2d_backward(g_t, x_t)
@@ -675,7 +675,7 @@ def run_case(case: Case, args, bandwidth_gbs: float, cv: OpenCV, notes: list) ->
         fns = {"tessera": lambda: tessera.interpolate(x_np, **kw), "torch": lambda: F.interpolate(x_t, **kw)}
         if args.preallocated:  # destinations made here, in the layout each library gives its results
             y_mine, grad_mine = tessera.interpolate(x_np, **kw), tessera.interpolate_backward(g_np, case.shape, **kw)
-            torch_fwd_into, torch_bwd_into = torch_into(kw, x_t, g_t)
+            torch_fwd_into, torch_bwd_into = torch_into(kw, x_t, g_t, [oh, ow])
             fns = {"tessera": lambda: tessera.interpolate(x_np, **kw, out=y_mine), "torch": torch_fwd_into}
         if cv_fn is not None:
             fns["opencv"] = cv_fn
@@ -705,7 +705,6 @@ def run_case(case: Case, args, bandwidth_gbs: float, cv: OpenCV, notes: list) ->
             bwd.times["torch"] = Measure(error=err)
 
         # sanity: tessera against PyTorch on the same input, and the result's layout
-        fns_into = (torch_fwd_into, torch_bwd_into) if args.preallocated else None
         for row, direction in ((fwd, "fwd"), (bwd, "bwd")):
             if direction == "bwd" and torch_bwd is None:
                 continue  # PyTorch's failure is in the table already
@@ -717,7 +716,7 @@ def run_case(case: Case, args, bandwidth_gbs: float, cv: OpenCV, notes: list) ->
                     mine = tessera.interpolate_backward(g_np, case.shape, **kw)
                     ref = torch_bwd()
                 if args.preallocated:
-                    into_mine, into_torch = (y_mine, fns_into[0]) if direction == "fwd" else (grad_mine, fns_into[1])
+                    into_mine, into_torch = (y_mine, torch_fwd_into) if direction == "fwd" else (grad_mine, torch_bwd_into)
                     if not np.array_equal(into_mine, mine):
                         row.check_error = "tessera's result written with out= differs from a new result"
                     elif not max_rel_diff(into_torch(), ref) <= TOLERANCE:  # the same kernel, maybe another order
@@ -758,7 +757,7 @@ def run_case(case: Case, args, bandwidth_gbs: float, cv: OpenCV, notes: list) ->
                 if m.error:
                     notes.append(f"{row_label(row)}, {IMPL_NAMES[k]}: {m.error}")
         rows += [fwd, bwd]
-        del xr, y_ref, torch_bwd, fns, fns_into, x_t, g_t, x_np, g_np
+        del xr, y_ref, torch_bwd, fns, x_t, g_t, x_np, g_np
         if args.preallocated:
             del y_mine, grad_mine, torch_fwd_into, torch_bwd_into
         gc.collect()

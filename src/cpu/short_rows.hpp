@@ -40,13 +40,15 @@ inline __m256 masked_load(const float* p, LaneMask m) { return _mm256_maskload_p
 inline void masked_store(float* p, LaneMask m, __m256 v) { _mm256_maskstore_ps(p, m, v); }
 #endif
 
-// acc = x0*w[0] + x1*w[1] + ... for exactly Taps taps (rows in_step apart), left to right, unrolled.
+// acc = x0*w[0] + x1*w[1] + ... over n taps (rows in_step apart), left to right. Taps > 0 fixes n at
+// compile time, so the tap loop unrolls away.
 template <int Taps, int Vectors>
-inline void accumulate_taps(const float* x, std::int64_t in_step, const float* w, const LaneMask mask[Vectors],
-                            __m256 acc[Vectors]) {
+inline void accumulate_taps(const float* x, std::int64_t in_step, const float* w, std::int64_t n,
+                            const LaneMask mask[Vectors], __m256 acc[Vectors]) {
+  const std::int64_t taps = Taps > 0 ? Taps : n;
   for (int v = 0; v < Vectors; ++v) acc[v] = _mm256_mul_ps(masked_load(x + 8 * v, mask[v]), _mm256_set1_ps(w[0]));
 #pragma GCC unroll 4
-  for (int k = 1; k < Taps; ++k) {
+  for (std::int64_t k = 1; k < taps; ++k) {
     const __m256 wk = _mm256_set1_ps(w[k]);
     for (int v = 0; v < Vectors; ++v) acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(masked_load(x + k * in_step + 8 * v, mask[v]), wk));
   }
@@ -66,20 +68,15 @@ template <int Vectors>
     const float* w = rows.row(j);
     const float* xj = x + rows.first(j) * in_step;
     __m256 acc[Vectors];
-    for (int v = 0; v < Vectors; ++v) acc[v] = _mm256_setzero_ps();
     // The common tap counts run without a tap loop: 2 (linear) and 4 (cubic, and linear x2's transpose).
     if (n == 2) {
-      accumulate_taps<2, Vectors>(xj, in_step, w, mask, acc);
+      accumulate_taps<2, Vectors>(xj, in_step, w, n, mask, acc);
     } else if (n == 4) {
-      accumulate_taps<4, Vectors>(xj, in_step, w, mask, acc);
+      accumulate_taps<4, Vectors>(xj, in_step, w, n, mask, acc);
     } else if (n > 0) {
-      const __m256 w0 = _mm256_set1_ps(w[0]);
-      for (int v = 0; v < Vectors; ++v) acc[v] = _mm256_mul_ps(masked_load(xj + 8 * v, mask[v]), w0);
-      for (std::int64_t k = 1; k < n; ++k) {
-        const __m256 wk = _mm256_set1_ps(w[k]);
-        const float* xk = xj + k * in_step;
-        for (int v = 0; v < Vectors; ++v) acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(masked_load(xk + 8 * v, mask[v]), wk));
-      }
+      accumulate_taps<0, Vectors>(xj, in_step, w, n, mask, acc);
+    } else {
+      for (int v = 0; v < Vectors; ++v) acc[v] = _mm256_setzero_ps();
     }
     for (int v = 0; v < Vectors; ++v) masked_store(y + j * out_step + 8 * v, mask[v], acc[v]);
   }
