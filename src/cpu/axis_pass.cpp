@@ -1,6 +1,6 @@
 // axis_pass.cpp — the strided single-axis gather, in two loop orders that compute identical bits:
-// "along" when the resampled axis is the innermost of the output (eight lines at a time, interleaved in a
-// scratch block, long lines in L1-sized chunks; line_block.hpp moves float32 lines with AVX2) and
+// "along" when the resampled axis is the innermost of the output (8 or 16 lines at a time, interleaved in a
+// scratch block, long lines in cache-sized chunks; line_block.hpp moves float32 lines with AVX2 or AVX-512) and
 // "across" otherwise (whole rows of the innermost dim accumulate tap by tap; short_rows.hpp handles rows
 // of at most 64 floats).
 #include "cpu/axis_pass.hpp"
@@ -67,7 +67,8 @@ void run_parts(Threads threads, std::int64_t count, std::int64_t cost_per_item, 
 // Lines resampled together (kLines of them, line_block.hpp): their samples are interleaved in a scratch
 // block (sample k of line l at k * kLines + l), so each tap is one multiply and one add over kLines
 // adjacent values, which the compiler vectorises. Every output is still its own sum of taps in table
-// order. Contiguous float32 lines move in and out of the block by 8 x 8 transposes.
+// order. Contiguous float32 lines move in and out of the block by kLines x kLines transposes.
+constexpr std::int64_t kLines = LineBlock::count;
 
 // A run of outputs [j0, j1) of an along pass and the input samples [k0, k1) they read.
 struct LineChunk {
@@ -75,7 +76,7 @@ struct LineChunk {
 };
 
 // Cuts a line's outputs into runs of whole groups of kLines whose inputs span at most kMaxSpan samples
-// (at least one group each), so that the interleaved samples of a run stay in the L1 cache.
+// (at least one group each), so that the interleaved samples of a run stay in the cache.
 template <typename T>
 std::vector<LineChunk> line_chunks(const TapRows<T>& table) {
   constexpr std::int64_t kMaxSpan = 1024;
@@ -119,8 +120,10 @@ void gather_along_lines(const StridedArray& src, const StridedArray& dst, int ax
   for (const LineChunk& c : chunks) widest = std::max(widest, c.k1 - c.k0);
   const std::int64_t blocks = (lines.total() + kLines - 1) / kLines;
   run_parts(threads, blocks, kLines * out_len * table.max_taps(), [&](std::int64_t begin, std::int64_t end) {
-    std::unique_ptr<T[]> samples(new T[static_cast<std::size_t>(widest * kLines)]);
-    T* x = samples.get();
+    // Aligned to a cache line, so that a sample row of 16 floats is one line and no load splits.
+    constexpr std::size_t kSlack = 64 / sizeof(T);
+    std::unique_ptr<T[]> samples(new T[static_cast<std::size_t>(widest * kLines) + kSlack]);
+    T* x = samples.get() + (kSlack - reinterpret_cast<std::uintptr_t>(samples.get()) % 64 / sizeof(T)) % kSlack;
     constexpr bool stage = contiguous && !std::is_same_v<Src, float>;
     std::unique_ptr<float[]> staged(stage ? new float[static_cast<std::size_t>(widest * kLines)] : nullptr);
     const Src* line_in[kLines];
@@ -158,20 +161,28 @@ void gather_along_lines(const StridedArray& src, const StridedArray& dst, int ax
           const std::int64_t group = std::min(kLines, c.j1 - j0);
 #if defined(__AVX2__)
           if constexpr (contiguous) {
-            if (group == kLines) {
-              if constexpr (std::is_same_v<Dst, float>) {
+            if constexpr (std::is_same_v<Dst, float>) {
+              if (group == kLines) {
                 line_output_block(x, c.k0, table, j0, line_out, count);
               } else {
-                __m256 r[8];
-                line_output_values(x, c.k0, table, j0, r);
-                alignas(32) float values[kLines];
-                for (std::int64_t l = 0; l < count; ++l) {
-                  _mm256_store_ps(values, r[l]);
-                  for (std::int64_t m = 0; m < kLines; ++m) line_out[l][j0 + m] = store_as<Dst>(values[m]);
-                }
+                LineBlock::Vector r[kLines];
+                short_group_values(x, c.k0, table, j0, group, r);
+                for (std::int64_t l = 0; l < count; ++l) LineBlock::store_first(line_out[l] + j0, r[l], group);
               }
-              continue;
+            } else {
+              LineBlock::Vector r[kLines];
+              if (group == kLines) {
+                line_output_values(x, c.k0, table, j0, r);
+              } else {
+                short_group_values(x, c.k0, table, j0, group, r);
+              }
+              float values[kLines];
+              for (std::int64_t l = 0; l < count; ++l) {
+                LineBlock::store(values, r[l]);
+                for (std::int64_t m = 0; m < group; ++m) line_out[l][j0 + m] = store_as<Dst>(values[m]);
+              }
             }
+            continue;
           }
 #endif
           alignas(64) T acc[kLines * kLines];
@@ -404,6 +415,8 @@ void dispatch_dst(const StridedArray& src, const StridedArray& dst, int axis, co
 }
 
 }  // namespace
+
+std::int64_t along_lines() { return kLines; }
 
 template <typename T>
 void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& table, Threads threads,

@@ -45,18 +45,24 @@ void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, c
 // environment variable TESSERA_CPU_TARGET=baseline or =avx2 caps it (the tests that compare targets use it).
 const char* cpu_target();
 
+// How many lines the kernel along a contiguous axis resamples together on that target (8 or 16).
+std::int64_t along_lines();
+
 // The per-target copies of the kernels.
 namespace baseline {
+std::int64_t along_lines();
 template <typename T>
 void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& rows, Threads threads,
                    Stores stores);
 }
 namespace avx2 {
+std::int64_t along_lines();
 template <typename T>
 void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& rows, Threads threads,
                    Stores stores);
 }
 namespace avx512 {
+std::int64_t along_lines();
 template <typename T>
 void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& rows, Threads threads,
                    Stores stores);

@@ -43,6 +43,18 @@ const char* cpu_target() {
   return "baseline";
 }
 
+std::int64_t along_lines() {
+  switch (chosen_target()) {
+#ifdef TESSERA_CPU_HAS_AVX512
+    case Target::avx512: return avx512::along_lines();
+#endif
+#ifdef TESSERA_CPU_HAS_AVX2
+    case Target::avx2: return avx2::along_lines();
+#endif
+    default: return baseline::along_lines();
+  }
+}
+
 template <typename T>
 void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& rows, Threads threads,
                    Stores stores) {

@@ -14,9 +14,6 @@
 namespace tessera::cpu {
 namespace {
 
-// Lines the CPU kernel along a contiguous axis resamples together (kLines of axis_pass.cpp).
-constexpr std::int64_t kLineBlock = 8;
-
 // The geometry shared by every band of one execution.
 struct Layout {
   int band_dim = -1;
@@ -56,12 +53,12 @@ std::int64_t band_height(const plan::ResamplePlan<T>& plan, const std::vector<in
   }
   std::int64_t rows = std::clamp<std::int64_t>(band_bytes / row_bytes, 1, out_rows);
   // When a pass along the innermost dim runs before the band pass, each band should bring at least
-  // kLineBlock new rows: that kernel resamples so many lines at once, and fewer waste its lanes.
+  // along_lines() new rows: that kernel resamples so many lines at once, and fewer waste its lanes.
   const int innermost = innermost_dim(plan, order);
   bool along_before = false;
   for (std::size_t p = 0; p < L.band_pass; ++p) along_before |= plan.passes[p].dim == innermost;
   if (along_before && table.in_len > 0) {
-    const std::int64_t enough = (kLineBlock * out_rows + table.in_len - 1) / table.in_len;
+    const std::int64_t enough = (along_lines() * out_rows + table.in_len - 1) / table.in_len;
     rows = std::clamp<std::int64_t>(std::max(rows, enough), 1, out_rows);
   }
   // Enough bands for every thread to get several.
