@@ -1,10 +1,13 @@
 // arithmetic.cuh — the per-element arithmetic every CUDA kernel shares with the CPU backend: load in the
-// compute type, multiply and add rounded separately (never fused), taps summed in table order.
+// compute type, multiply and add rounded separately (never fused), taps summed in table order, results
+// rounded once to the storage type.
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "core/half_float.hpp"
+#include "cuda/half_convert.cuh"
 
 namespace tessera::cuda {
 
@@ -18,9 +21,21 @@ __device__ inline T load(float v) { return static_cast<T>(v); }
 template <typename T>
 __device__ inline T load(double v) { return static_cast<T>(v); }
 template <typename T>
-__device__ inline T load(Float16 v) { return static_cast<T>(to_float(v)); }
+__device__ inline T load(Float16 v) { return static_cast<T>(float16_to_float(v)); }
 template <typename T>
 __device__ inline T load(BFloat16 v) { return static_cast<T>(to_float(v)); }
+
+// core's store_as on the device: the same bits, through the convert instructions.
+template <typename S, typename T>
+__device__ inline S store(T v) {
+  if constexpr (std::is_same_v<S, Float16>) {
+    return float_to_float16(static_cast<float>(v));
+  } else if constexpr (std::is_same_v<S, BFloat16>) {
+    return float_to_bfloat16(static_cast<float>(v));
+  } else {
+    return static_cast<S>(v);
+  }
+}
 
 // sum_k x[k * step] * w[k], accumulated from k = 0 upwards; 0 for no taps.
 template <typename Src, typename T>

@@ -98,7 +98,7 @@ __global__ void __launch_bounds__(256, 4) axis_pass_rows(const Src* __restrict__
       if constexpr (Aligned) {
         store_run<Dst>(y + i, true, V, acc[u]);
       } else {
-        y[i * g.dst_inner] = store_as<Dst>(acc[u][0]);
+        y[i * g.dst_inner] = store<Dst>(acc[u][0]);
       }
     }
   }
@@ -126,7 +126,7 @@ __global__ void axis_pass_lines(const Src* __restrict__ src, Dst* __restrict__ d
     const std::int64_t begin = taps.offset[j];
     const T acc = gather<T, T>(staged + line * in_len + taps.first[j], 1, taps.weights + begin,
                                taps.offset[j + 1] - begin);
-    dst[(first_line + line) * g.dst_outer + j] = store_as<Dst>(acc);
+    dst[(first_line + line) * g.dst_outer + j] = store<Dst>(acc);
   }
 }
 
@@ -157,7 +157,7 @@ __global__ void axis_pass_general(const Src* __restrict__ src, Dst* __restrict__
     const std::int64_t begin = taps.offset[j];
     const std::int64_t n = taps.offset[j + 1] - begin;
     const Src* x = src + src_offset + taps.first[j] * g.src_strides[g.axis];
-    dst[dst_offset] = store_as<Dst>(gather<Src, T>(x, g.src_strides[g.axis], taps.weights + begin, n));
+    dst[dst_offset] = store<Dst>(gather<Src, T>(x, g.src_strides[g.axis], taps.weights + begin, n));
   }
 }
 

@@ -331,7 +331,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks)
       const RowTaps<T, K> col = load_row<T, K>(cols.first, cols.offset, cols.weights, tile.c0 + c);
       const T* x = t + static_cast<int>(col.first * inner + channel - e_begin);
       for (int r = tid / out_lanes; r < tile.row_count; r += kThreads / out_lanes) {
-        out[r * g.dst_row + e] = store_as<Dst>(gather_row<T, T, K>(x + r * pitch, inner, col));
+        out[r * g.dst_row + e] = store<Dst>(gather_row<T, T, K>(x + r * pitch, inner, col));
       }
     }
     __syncthreads();  // t is rewritten for the next plane
@@ -446,7 +446,7 @@ __global__ void __launch_bounds__(kWalkThreads, kWalkMinBlocks)
       const RowTaps<T, 0> col = load_row<T, 0>(cols.first, cols.offset, cols.weights, tile.c0 + c);
       const T* x = t + static_cast<int>(col.first * inner + channel - e_begin);
       for (int r = tid / out_lanes; r < tile.row_count; r += kWalkThreads / out_lanes) {
-        out[r * g.dst_row + e] = store_as<Dst>(gather_row<T, T, 0>(x + r * pitch, inner, col));
+        out[r * g.dst_row + e] = store<Dst>(gather_row<T, T, 0>(x + r * pitch, inner, col));
       }
     }
     __syncthreads();  // t is rewritten for the next plane

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "cuda/arithmetic.cuh"
+#include "cuda/half_convert.cuh"
 
 namespace tessera::cuda {
 
@@ -150,16 +151,23 @@ __device__ inline void load_run(const S* p, int count, T (&v)[V]) {
 template <typename S, typename T, int V>
 __device__ inline void store_run(S* p, bool aligned, int count, const T (&v)[V]) {
   if (aligned) {
-    S s[V];
-#pragma unroll
-    for (int i = 0; i < V; ++i) s[i] = store_as<S>(v[i]);
     unsigned w[kWords<S, V>];
-    pack_words(s, w);
+    if constexpr (sizeof(S) == 2) {  // rounded two at a time
+      float f[V];
+#pragma unroll
+      for (int i = 0; i < V; ++i) f[i] = static_cast<float>(v[i]);
+      floats_to_16bit_pairs<S>(f, w);
+    } else {
+      S s[V];
+#pragma unroll
+      for (int i = 0; i < V; ++i) s[i] = store<S>(v[i]);
+      pack_words(s, w);
+    }
     store_words<true>(p, w);
   } else {
 #pragma unroll
     for (int i = 0; i < V; ++i) {
-      if (i < count) p[i] = store_as<S>(v[i]);
+      if (i < count) p[i] = store<S>(v[i]);
     }
   }
 }
