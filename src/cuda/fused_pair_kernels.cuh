@@ -123,9 +123,10 @@ __device__ inline void gather_lines(const Src* x, std::int64_t ustep, int kstep,
 }
 
 // acc[i] = sum_k x[k * step + i] * w[k] for a run of V consecutive elements, k upwards. K > 0: the
-// row's taps in registers; K == 0: weights from the table, four taps' loads issued before their (still
-// ordered) additions.
-template <bool Aligned, typename Src, typename T, int K, int V>
+// row's first K taps in registers and, where rows may have more (Longer: rows-first tables, whose
+// longest 1/16 of rows may), the rest from the table; K == 0: weights from the table, four taps' loads
+// issued before their (still ordered) additions.
+template <bool Aligned, bool Longer, typename Src, typename T, int K, int V>
 __device__ inline void gather_run(const Src* x, std::int64_t step, const RowTaps<T, K>& row, int count, T (&acc)[V]) {
   if (row.n == 0) {
 #pragma unroll
@@ -145,12 +146,14 @@ __device__ inline void gather_run(const Src* x, std::int64_t step, const RowTaps
         for (int i = 0; i < V; ++i) acc[i] = add_rn(acc[i], mul_rn(v[i], row.w[k]));
       }
     }
+    if constexpr (Longer) {
 #pragma unroll 1
-    for (int k = K; k < row.n; ++k) {
-      load_run<Aligned>(x + k * step, count, v);
-      const T wk = row.weights[k];
+      for (int k = K; k < row.n; ++k) {
+        load_run<Aligned>(x + k * step, count, v);
+        const T wk = row.weights[k];
 #pragma unroll
-      for (int i = 0; i < V; ++i) acc[i] = add_rn(acc[i], mul_rn(v[i], wk));
+        for (int i = 0; i < V; ++i) acc[i] = add_rn(acc[i], mul_rn(v[i], wk));
+      }
     }
   } else {
     constexpr int kDepth = 4;
@@ -244,37 +247,16 @@ __global__ void __launch_bounds__(kThreads, K == 2 ? 6 : kMinBlocks)
     if (writes) {
       Dst* out = dst + p * g.dst_plane + tile.r0 * g.dst_row + tile.c0 * inner + e0;
       for (int r = tid / groups; r < tile.row_count; r += row_step) {
-        const StagedRow<T, K> row = staged[r];
+        const StagedRow<T, K> staged_row = staged[r];
+        // cols-first tables have no row longer than K: the staged taps are all of them (K > 0)
+        RowTaps<T, K> row;
+        row.first = 0;
+        row.n = staged_row.n;
+        row.weights = K > 0 ? nullptr : rows.weights + rows.offset[tile.r0 + r];
+#pragma unroll
+        for (int k = 0; k < (K > 0 ? K : 0); ++k) row.w[k] = staged_row.w[k];
         T acc[V];
-        if (row.n == 0) {
-#pragma unroll
-          for (int i = 0; i < V; ++i) acc[i] = T(0);
-        } else {
-          const T* x = t + row.rel * pitch + e0;
-          const T* w = nullptr;
-          if constexpr (K == 0) w = rows.weights + rows.offset[tile.r0 + r];
-          T v[V];
-          load_run<true>(x, V, v);
-#pragma unroll
-          for (int i = 0; i < V; ++i) acc[i] = mul_rn(v[i], K > 0 ? row.w[0] : w[0]);
-          if constexpr (K > 0) {
-#pragma unroll
-            for (int k = 1; k < K; ++k) {
-              if (k < row.n) {
-                load_run<true>(x + k * pitch, V, v);
-#pragma unroll
-                for (int i = 0; i < V; ++i) acc[i] = add_rn(acc[i], mul_rn(v[i], row.w[k]));
-              }
-            }
-          } else {
-            for (int k = 1; k < row.n; ++k) {
-              load_run<true>(x + k * pitch, V, v);
-              const T wk = w[k];
-#pragma unroll
-              for (int i = 0; i < V; ++i) acc[i] = add_rn(acc[i], mul_rn(v[i], wk));
-            }
-          }
-        }
+        gather_run<true, false>(t + staged_row.rel * pitch + e0, pitch, row, V, acc);
         store_run<Dst>(out + r * g.dst_row, tiles.aligned, elems - e0, acc);
       }
     }
@@ -294,7 +276,7 @@ __device__ inline void rows_into_shared(const Src* plane, const PlaneGeometry& g
     const Src* x = plane + row.first * g.src_row;
     for (int q = threadIdx.x % lanes; q < runs; q += lanes) {
       T acc[V];
-      gather_run<Aligned>(x + q * V, g.src_row, row, span - q * V, acc);
+      gather_run<Aligned, true>(x + q * V, g.src_row, row, span - q * V, acc);
       store_shared_run(t + r * tiles.pitch + q * V, acc);
     }
   }
