@@ -268,6 +268,7 @@ bool configure(const DeviceArray& src, const DeviceArray& dst, int first_axis, c
   } else {
     tiles.out_lanes = std::min(tiles.out_lanes, fused::kWalkThreads);
   }
+  tiles.out_row_step = (config.walks.empty() ? kThreads : fused::kWalkThreads) / tiles.out_lanes;
   const std::int64_t tiles_r = (g.out_rows + tiles.tile_rows - 1) / tiles.tile_rows;
   const std::int64_t tiles_c = (g.out_cols + tiles.tile_cols - 1) / tiles.tile_cols;
   const std::int64_t per_plane = tiles_r * tiles_c;

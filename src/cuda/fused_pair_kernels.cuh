@@ -37,6 +37,9 @@ struct TileGeometry {
   int pitch = 0;         // elements per row of the shared intermediate (a multiple of the run length)
   int lanes = 0;         // threads that share one row of the first pass
   int out_lanes = 0;     // threads that share one row of the second pass (rows-first kernel)
+  // rows between one thread's rows in that pass (threads / out_lanes): a kernel parameter, since the
+  // compiler, short of registers, recomputed the division for every output element
+  int out_row_step = 0;
   bool aligned = false;  // rows of the big side (input of rows-first, output of cols-first) take whole runs
   // per tile along the first pass's axis: [begin, end) of its input (rows, or elements of a row)
   const std::int64_t* range = nullptr;
@@ -312,7 +315,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks)
       split_element(e, inner, c, channel);
       const RowTaps<T, K> col = load_row<T, K>(cols.first, cols.offset, cols.weights, tile.c0 + c);
       const T* x = t + static_cast<int>(col.first * inner + channel - e_begin);
-      for (int r = tid / out_lanes; r < tile.row_count; r += kThreads / out_lanes) {
+      for (int r = tid / out_lanes; r < tile.row_count; r += tiles.out_row_step) {
         out[r * g.dst_row + e] = store<Dst>(gather_row<T, T, K>(x + r * pitch, inner, col));
       }
     }
@@ -427,7 +430,7 @@ __global__ void __launch_bounds__(kWalkThreads, kWalkMinBlocks)
       split_element(e, inner, c, channel);
       const RowTaps<T, 0> col = load_row<T, 0>(cols.first, cols.offset, cols.weights, tile.c0 + c);
       const T* x = t + static_cast<int>(col.first * inner + channel - e_begin);
-      for (int r = tid / out_lanes; r < tile.row_count; r += kWalkThreads / out_lanes) {
+      for (int r = tid / out_lanes; r < tile.row_count; r += tiles.out_row_step) {
         out[r * g.dst_row + e] = store<Dst>(gather_row<T, T, 0>(x + r * pitch, inner, col));
       }
     }
