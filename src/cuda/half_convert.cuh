@@ -4,9 +4,10 @@
 // float16 values.
 //
 // Round to nearest even, subnormals and infinities: the instructions (without .ftz) and the software
-// agree. NaN: the instructions return a canonical NaN, the software keeps the sign (and, except for
-// float -> float16, the payload), so each conversion patches NaNs with the software's bits. One value:
-// a select, four instructions in all where the software takes 7 (bfloat16) to 17 (float16 -> float).
+// agree. NaN: the software keeps the sign (and, except for float -> float16, the payload), which the
+// instructions need not, so each conversion patches NaNs with the software's bits. One value:
+// the instruction and a select, 4 to 6 instructions (sm_90) where the software takes 7 (float ->
+// bfloat16) to 17 (float16 -> float).
 // A run of values: pairs in one instruction each, and one branch for the whole run to the software
 // conversions where any value is NaN (rare in data).
 #pragma once
