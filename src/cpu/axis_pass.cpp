@@ -1,8 +1,8 @@
 // axis_pass.cpp — the strided single-axis gather, in two loop orders that compute identical bits:
 // "along" when the resampled axis is the innermost of the output (8 or 16 lines at a time, interleaved in a
-// scratch block, long lines in cache-sized chunks; line_block.hpp moves float32 lines with AVX2 or AVX-512) and
-// "across" otherwise (whole rows of the innermost dim accumulate tap by tap; short_rows.hpp handles rows
-// of at most 64 floats).
+// scratch block, long lines in cache-sized chunks; line_block.hpp moves float32 lines with AVX2 or AVX-512;
+// channels-last pixels of 2-4 channels take this order too, as PixelRows) and "across" otherwise (whole
+// rows of the innermost dim accumulate tap by tap; short_rows.hpp handles rows of at most 64 floats).
 #include "cpu/axis_pass.hpp"
 
 #include <algorithm>
@@ -75,10 +75,28 @@ struct LineChunk {
   std::int64_t j0, j1, k0, k1;
 };
 
+// A pass along W of channels-last data with C channels (2 to 4), seen as a pass along the merged (W, C)
+// axis of C times as many elements: output j is channel j % C of pixel j / C, and its taps are C input
+// elements apart. Each output element keeps its taps, weights and order, so the bits are those of the
+// pass across pixel rows; the gain is the along loop order, which fills vector lanes with 8 or 16 lines
+// where rows of C floats would fill only C lanes.
+template <typename T, int C>
+struct PixelRows {
+  TapRows<T> pixels;
+  std::int64_t in_len, out_len;
+  static constexpr std::int64_t step = C;
+
+  explicit PixelRows(const TapRows<T>& rows) : pixels(rows), in_len(rows.in_len * C), out_len(rows.out_len * C) {}
+  std::int64_t first(std::int64_t j) const { return pixels.first(j / C) * C + j % C; }
+  std::int64_t taps(std::int64_t j) const { return pixels.taps(j / C); }
+  const T* row(std::int64_t j) const { return pixels.row(j / C); }
+  std::int64_t max_taps() const { return pixels.max_taps(); }
+};
+
 // Cuts a line's outputs into runs of whole groups of kLines whose inputs span at most kMaxSpan samples
 // (at least one group each), so that the interleaved samples of a run stay in the cache.
-template <typename T>
-std::vector<LineChunk> line_chunks(const TapRows<T>& table) {
+template <typename Rows>
+std::vector<LineChunk> line_chunks(const Rows& table) {
   constexpr std::int64_t kMaxSpan = 1024;
   if (table.in_len <= kMaxSpan) return {LineChunk{0, table.out_len, 0, table.in_len}};
   std::vector<LineChunk> chunks;
@@ -90,7 +108,7 @@ std::vector<LineChunk> line_chunks(const TapRows<T>& table) {
       for (std::int64_t i = c.j1; i < j_end; ++i) {
         if (table.taps(i) == 0) continue;  // reads nothing (and its `first` means nothing)
         k0 = std::min(k0, table.first(i));
-        k1 = std::max(k1, table.first(i) + table.taps(i));
+        k1 = std::max(k1, table.first(i) + (table.taps(i) - 1) * Rows::step + 1);
       }
       if (c.j1 > c.j0 && k1 - k0 > kMaxSpan) break;
       c.j1 = j_end;
@@ -107,8 +125,8 @@ std::vector<LineChunk> line_chunks(const TapRows<T>& table) {
 // contiguous: float32 compute, float32 or 16-bit data, unit steps along the axis in both arrays. 16-bit
 // lines are converted to float32 a chunk at a time (a loop that vectorises) before they are interleaved,
 // and outputs are rounded to 16 bits after the transposed block is computed.
-template <typename Src, typename Dst, typename T, bool contiguous>
-void gather_along_lines(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& table,
+template <typename Src, typename Dst, typename T, bool contiguous, typename Rows>
+void gather_along_lines(const StridedArray& src, const StridedArray& dst, int axis, const Rows& table,
                         const DimWalker& lines, Threads threads) {
   const Src* in = static_cast<const Src*>(src.data);
   Dst* out = static_cast<Dst*>(dst.data);
@@ -198,7 +216,7 @@ void gather_along_lines(const StridedArray& src, const StridedArray& dst, int ax
               for (std::int64_t l = 0; l < kLines; ++l) a[l] = xj[l] * w[0];
               for (std::int64_t k = 1; k < n; ++k) {
                 const T wk = w[k];
-                for (std::int64_t l = 0; l < kLines; ++l) a[l] = a[l] + xj[k * kLines + l] * wk;
+                for (std::int64_t l = 0; l < kLines; ++l) a[l] = a[l] + xj[k * Rows::step * kLines + l] * wk;
               }
             }
           }
@@ -211,8 +229,8 @@ void gather_along_lines(const StridedArray& src, const StridedArray& dst, int ax
   });
 }
 
-template <typename Src, typename Dst, typename T>
-void gather_along(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& table,
+template <typename Src, typename Dst, typename T, typename Rows>
+void gather_along(const StridedArray& src, const StridedArray& dst, int axis, const Rows& table,
                   const DimWalker& lines, Threads threads) {
   constexpr bool vectorised = std::is_same_v<T, float> && !std::is_same_v<Src, double> && !std::is_same_v<Dst, double>;
   if (vectorised && src.strides[axis] == 1 && dst.strides[axis] == 1) {
@@ -379,6 +397,28 @@ void merge_inner_block(StridedArray& src, StridedArray& dst, int& axis) {
   axis = new_axis;
 }
 
+// For PixelRows: when `inner` holds pixels of 2 to kAlongMaxChannels contiguous elements and `axis` steps
+// by whole pixels in both arrays, makes src and dst views in which (axis, inner) are one contiguous axis
+// (at `axis`; inner's dims after it move down by one) and returns the channel count; else returns 0.
+int merge_pixels(StridedArray& src, StridedArray& dst, int& axis, int inner) {
+  const std::int64_t channels = dst.shape[inner];
+  if (channels < 2 || channels > kAlongMaxChannels || src.strides[inner] != 1 || dst.strides[inner] != 1 ||
+      src.strides[axis] != channels || dst.strides[axis] != channels) {
+    return 0;
+  }
+  for (StridedArray* a : {&src, &dst}) {
+    a->shape[axis] *= channels;
+    a->strides[axis] = 1;
+    for (int d = inner; d + 1 < a->ndim; ++d) {
+      a->shape[d] = a->shape[d + 1];
+      a->strides[d] = a->strides[d + 1];
+    }
+    --a->ndim;
+  }
+  if (inner < axis) --axis;
+  return static_cast<int>(channels);
+}
+
 template <typename Src, typename Dst, typename T>
 void run_typed(StridedArray src, StridedArray dst, int axis, const TapRows<T>& table, Threads threads, Stores stores) {
   merge_inner_block(src, dst, axis);
@@ -388,8 +428,27 @@ void run_typed(StridedArray src, StridedArray dst, int axis, const TapRows<T>& t
     if (d == axis || dst.shape[d] <= 1) continue;
     if (inner < 0 || std::llabs(dst.strides[d]) < std::llabs(dst.strides[inner])) inner = d;
   }
-  DimWalker walker;
   const bool along = inner < 0 || std::llabs(dst.strides[axis]) < std::llabs(dst.strides[inner]);
+  constexpr bool vectorised = std::is_same_v<T, float> && !std::is_same_v<Src, double> && !std::is_same_v<Dst, double>;
+  if constexpr (vectorised) {
+    if (!along) {
+      if (const int channels = merge_pixels(src, dst, axis, inner)) {
+        DimWalker pixel_lines;
+        for (int d = 0; d < dst.ndim; ++d) {
+          if (d == axis) continue;
+          pixel_lines.dims[pixel_lines.count] = d;
+          pixel_lines.sizes[pixel_lines.count] = dst.shape[d];
+          ++pixel_lines.count;
+        }
+        switch (channels) {
+          case 2: return gather_along<Src, Dst, T>(src, dst, axis, PixelRows<T, 2>(table), pixel_lines, threads);
+          case 3: return gather_along<Src, Dst, T>(src, dst, axis, PixelRows<T, 3>(table), pixel_lines, threads);
+          default: return gather_along<Src, Dst, T>(src, dst, axis, PixelRows<T, 4>(table), pixel_lines, threads);
+        }
+      }
+    }
+  }
+  DimWalker walker;
   for (int d = 0; d < dst.ndim; ++d) {
     if (d == axis || (!along && d == inner)) continue;
     walker.dims[walker.count] = d;

@@ -28,6 +28,10 @@ enum class Threads { pool, caller };
 // same either way.
 enum class Stores { cached, streaming };
 
+// A pass along the dim just outside a contiguous innermost dim of at most this many elements (the
+// channels of channels-last pixels) runs in the loop order of passes along the contiguous axis.
+constexpr std::int64_t kAlongMaxChannels = 4;
+
 // dst = rows applied along `axis` of src. src and dst agree on every dim but `axis`, where
 // src.shape[axis] == rows.in_len and dst.shape[axis] == rows.out_len. dst must not overlap src.
 // Runs the kernels compiled for the widest vector ISA the CPU has (the bits are the same for all).

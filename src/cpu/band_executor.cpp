@@ -27,13 +27,21 @@ struct Layout {
   std::int64_t ring_rows = 0;        // the widest window
 };
 
-// The innermost dim in memory order that is longer than 1 (-1 if none).
+// The dim whose pass runs in the loop order along the contiguous axis (axis_pass.hpp): the innermost dim
+// in memory order that is longer than 1, or the next one out when that innermost dim holds at most
+// kAlongMaxChannels channels that no pass resamples (-1 if none).
 template <typename T>
-int innermost_dim(const plan::ResamplePlan<T>& plan, const std::vector<int>& order) {
+int along_dim(const plan::ResamplePlan<T>& plan, const std::vector<int>& order) {
+  std::vector<int> longer;  // dims longer than 1, innermost first
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    if (plan.in_shape[*it] > 1 || plan.out_shape[*it] > 1) return *it;
+    if (plan.in_shape[*it] > 1 || plan.out_shape[*it] > 1) longer.push_back(*it);
   }
-  return -1;
+  if (longer.empty()) return -1;
+  const int innermost = longer[0];
+  const bool resampled = std::any_of(plan.passes.begin(), plan.passes.end(),
+                                     [&](const plan::AxisPass<T>& pass) { return pass.dim == innermost; });
+  if (!resampled && plan.in_shape[innermost] <= kAlongMaxChannels && longer.size() > 1) return longer[1];
+  return innermost;
 }
 
 // Output rows per band: every buffer of a band within band_bytes (by default small enough to stay in a
@@ -52,15 +60,21 @@ std::int64_t band_height(const plan::ResamplePlan<T>& plan, const std::vector<in
     row_bytes = std::max(row_bytes, L.inner_elements[s] * factor * static_cast<std::int64_t>(sizeof(T)));
   }
   std::int64_t rows = std::clamp<std::int64_t>(band_bytes / row_bytes, 1, out_rows);
-  // When a pass along the innermost dim runs before the band pass, each band should bring at least
-  // along_lines() new rows: that kernel resamples so many lines at once, and fewer waste its lanes.
-  const int innermost = innermost_dim(plan, order);
-  bool along_before = false;
-  for (std::size_t p = 0; p < L.band_pass; ++p) along_before |= plan.passes[p].dim == innermost;
+  // A pass along the contiguous axis resamples along_lines() lines at once, and fewer waste its lanes:
+  // when it runs before the band pass, each band should bring at least that many new rows, and when it
+  // runs after it, each band should have that many rows.
+  const int along = along_dim(plan, order);
+  bool along_before = false, along_after = false;
+  for (std::size_t p = 0; p < plan.passes.size(); ++p) {
+    if (plan.passes[p].dim != along) continue;
+    along_before |= p < L.band_pass;
+    along_after |= p > L.band_pass;
+  }
   if (along_before && table.in_len > 0) {
     const std::int64_t enough = (along_lines() * out_rows + table.in_len - 1) / table.in_len;
     rows = std::clamp<std::int64_t>(std::max(rows, enough), 1, out_rows);
   }
+  if (along_after) rows = std::clamp<std::int64_t>(std::max(rows, along_lines()), 1, out_rows);
   // Enough bands for every thread to get several.
   const std::int64_t wanted = 4 * static_cast<std::int64_t>(get_num_threads());
   while (rows > 1 && L.outer_count * ((out_rows + rows - 1) / rows) < wanted) rows = (rows + 1) / 2;

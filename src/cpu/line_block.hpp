@@ -133,7 +133,8 @@ inline LineBlock::Vector line_outputs(const float* x, std::int64_t x_start, cons
   const float* xj = x + (rows.first(j) - x_start) * LineBlock::count;
   using V = LineBlock;
   V::Vector acc = V::mul(V::load(xj), V::broadcast(w[0]));
-  for (std::int64_t k = 1; k < n; ++k) acc = V::add(acc, V::mul(V::load(xj + k * V::count), V::broadcast(w[k])));
+  constexpr std::int64_t tap_step = Rows::step * V::count;  // taps are Rows::step samples apart
+  for (std::int64_t k = 1; k < n; ++k) acc = V::add(acc, V::mul(V::load(xj + k * tap_step), V::broadcast(w[k])));
   return acc;
 }
 

@@ -18,6 +18,7 @@ struct TapRows {
   std::int64_t out_len = 0;      // number of rows
   std::int64_t input_start = 0;  // where the input part starts in the table's input
   std::int64_t widest = 0;       // at least the largest tap count of the rows (a cost estimate)
+  static constexpr std::int64_t step = 1;  // input elements between a row's consecutive taps
 
   std::int64_t first(std::int64_t j) const { return first_index[j] - input_start; }
   std::int64_t taps(std::int64_t j) const { return offset[j + 1] - offset[j]; }

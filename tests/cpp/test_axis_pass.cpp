@@ -85,11 +85,23 @@ TEST(AxisPass, AlongTheContiguousAxisEqualsThePlainLoop) {
 
 TEST(AxisPass, AcrossRowsEqualsThePlainLoop) {
   for (auto [in_len, out_len] : {std::pair<std::int64_t, std::int64_t>{300, 503}, {500, 121}, {7, 9}}) {
-    for (std::int64_t row : {1, 3, 12, 16, 29, 37, 64, 100, 2500, 9000}) {
+    for (std::int64_t row : {1, 2, 3, 4, 12, 16, 29, 37, 64, 100, 2500, 9000}) {
       expect_pass_matches<float>({2, in_len, row}, 1, taps<float>(Mode::bilinear, in_len, out_len));
       expect_pass_matches<float>({2, in_len, row}, 1, taps<float>(Mode::lanczos, in_len, out_len, true));
       expect_pass_matches<double>({2, in_len, row}, 1, taps<double>(Mode::bicubic, in_len, out_len));
       expect_pass_matches<float>({2, out_len, row}, 1, plan::transpose(taps<float>(Mode::nearest, in_len, out_len)));
+    }
+  }
+}
+
+TEST(AxisPass, AlongChannelsLastPixelsEqualsThePlainLoop) {
+  // Pixels of 2-4 channels run as one merged contiguous axis: 19 lines (a full block and a short one),
+  // lines long enough for several chunks, and a short last group of outputs.
+  for (std::int64_t channels : {2, 3, 4}) {
+    for (auto [in_len, out_len] : {std::pair<std::int64_t, std::int64_t>{1500, 2999}, {3000, 701}, {7, 9}}) {
+      expect_pass_matches<float>({19, in_len, channels}, 1, taps<float>(Mode::bilinear, in_len, out_len));
+      expect_pass_matches<float>({19, in_len, channels}, 1, taps<float>(Mode::bicubic, in_len, out_len, true));
+      expect_pass_matches<float>({19, out_len, channels}, 1, plan::transpose(taps<float>(Mode::nearest, in_len, out_len)));
     }
   }
 }

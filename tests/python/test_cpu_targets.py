@@ -11,21 +11,21 @@ import numpy as np
 import tessera
 
 _SCRIPT = r"""
-import hashlib, json, numpy as np, tessera
+import hashlib, itertools, json, numpy as np, tessera
 rng = np.random.default_rng(5)
 digests = {"target": tessera._core.cpu_target()}
 cases = [("bilinear", {}), ("bicubic", {}), ("area", {}), ("nearest", {}), ("bilinear", {"antialias": True}),
          ("lanczos", {"antialias": True})]
 for dtype in (np.float32, np.float64, np.float16):
     for layout in ("nchw", "nhwc"):
-        for mode, extra in cases:
-            x = rng.standard_normal((2, 5, 37, 29)).astype(dtype)
+        for (mode, extra), channels in itertools.product(cases, (5, 3)):
+            x = rng.standard_normal((2, channels, 37, 29)).astype(dtype)
             if layout == "nhwc":
                 x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
             kw = dict(mode=mode, size=(53, 11), **extra)
             y = tessera.interpolate(x, **kw)
             g = tessera.interpolate_backward(np.ascontiguousarray(y), x.shape, **kw)
-            key = f"{np.dtype(dtype).name}-{layout}-{mode}-{extra}"
+            key = f"{np.dtype(dtype).name}-{layout}-{mode}-{extra}-{channels}"
             digests[key] = hashlib.sha256(np.ascontiguousarray(y).tobytes() + np.ascontiguousarray(g).tobytes()).hexdigest()
 print(json.dumps(digests))
 """
