@@ -1,0 +1,86 @@
+// fused_tiles.hpp — host-side tiling shared by the fused kernels' launchers (fused_pair.cu,
+// fused_volume.cu): the [planes][rows][cols][inner] view of two arrays, the input range each output tile
+// reads, and the threads along one row of a pass.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <vector>
+
+#include "cuda/fused_pair_kernels.cuh"
+#include "plan/tap_table.hpp"
+
+namespace tessera::cuda::fused {
+
+// Input range [begin, end) read by each tile of `tile` consecutive outputs of a table (rows reading
+// nothing are skipped; an all-empty tile gets an empty range), in units of `unit` elements, widened to
+// multiples of `run` within [0, in_len * unit).
+template <typename T>
+std::vector<std::int64_t> tile_ranges(const plan::TapTable<T>& table, int tile, std::int64_t unit, int run,
+                                      std::int64_t& widest) {
+  std::vector<std::int64_t> ranges;
+  widest = 0;
+  const std::int64_t limit = table.in_len * unit;
+  for (std::int64_t j0 = 0; j0 < table.out_len; j0 += tile) {
+    auto [begin, end] = table.input_span(j0, std::min<std::int64_t>(j0 + tile, table.out_len));
+    if (begin < end) {
+      begin = begin * unit / run * run;
+      end = std::min(limit, (end * unit + run - 1) / run * run);
+    }
+    ranges.push_back(begin);
+    ranges.push_back(end);
+    widest = std::max(widest, end - begin);
+  }
+  return ranges;
+}
+
+// Views src/dst as [planes][rows][cols][inner]: cols = `col_axis`, rows = `row_axis` outside it, the dims
+// inside the col axis (in memory) dense with stride 1, and the dims outside the row axis one plane index.
+inline bool plane_geometry(const DeviceArray& src, const DeviceArray& dst, int row_axis, int col_axis, PlaneGeometry& g) {
+  std::vector<int> order;
+  for (int d = 0; d < dst.ndim; ++d) {
+    if (d == row_axis || d == col_axis || dst.shape[d] > 1) order.push_back(d);
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return std::llabs(dst.strides[a]) > std::llabs(dst.strides[b]); });
+  const auto row_pos = std::find(order.begin(), order.end(), row_axis) - order.begin();
+  const auto col_pos = std::find(order.begin(), order.end(), col_axis) - order.begin();
+  if (col_pos != row_pos + 1) return false;
+  // inner dims: dense in both arrays, innermost stride 1, the col axis directly outside them
+  std::int64_t inner = 1;
+  for (auto k = static_cast<std::ptrdiff_t>(order.size()) - 1; k > col_pos; --k) {
+    const int d = order[k];
+    if (src.strides[d] != inner || dst.strides[d] != inner) return false;
+    inner *= dst.shape[d];
+  }
+  if (src.strides[col_axis] != inner || dst.strides[col_axis] != inner || inner > (1 << 20)) return false;
+  g.inner = static_cast<int>(inner);
+  g.planes = 1;
+  g.src_plane = g.dst_plane = 0;
+  if (row_pos > 0) {
+    g.src_plane = src.strides[order[row_pos - 1]];
+    g.dst_plane = dst.strides[order[row_pos - 1]];
+    for (auto k = row_pos - 1; k >= 0; --k) {
+      const int d = order[k];
+      if (src.strides[d] != g.src_plane * g.planes || dst.strides[d] != g.dst_plane * g.planes) return false;
+      g.planes *= dst.shape[d];
+    }
+  }
+  g.src_row = src.strides[row_axis];
+  g.dst_row = dst.strides[row_axis];
+  g.in_rows = src.shape[row_axis];
+  g.in_cols = src.shape[col_axis];
+  g.out_rows = dst.shape[row_axis];
+  g.out_cols = dst.shape[col_axis];
+  return true;
+}
+
+// Smallest power of two >= n, at least 32 and at most kThreads: threads along one row of a pass.
+inline int lanes_for(std::int64_t n) {
+  int lanes = 32;
+  while (lanes < kThreads && lanes < n) lanes *= 2;
+  return lanes;
+}
+
+}  // namespace tessera::cuda::fused
