@@ -12,6 +12,7 @@
 #include "cuda/axis_pass.cuh"
 #include "cuda/backend.hpp"
 #include "cuda/fused_pair.cuh"
+#include "cuda/fused_volume.cuh"
 #include "plan/buffer_layout.hpp"
 #include "plan/resize_spec.hpp"
 #include "tessera/error.hpp"
@@ -139,6 +140,16 @@ void execute_plan(const plan::ResamplePlan<T>& plan, const TensorView& in, const
   std::vector<std::int64_t> shape = plan.in_shape;
   std::vector<UploadedTaps<T>> uploads;
   for (const auto& pass : plan.passes) uploads.push_back(upload(pass.table, stream));
+  // Three passes cols, rows, depth (3-D upsampling) where they fit one kernel: no intermediate array.
+  if (plan.passes.size() == 3) {
+    const auto& c = plan.passes[0];
+    const auto& r = plan.passes[1];
+    const auto& d = plan.passes[2];
+    if (launch_fused_volume<T>(src, dst, c.dim, c.table, uploads[0].taps, r.dim, r.table, uploads[1].taps, d.dim,
+                               d.table, uploads[2].taps, stream)) {
+      return;
+    }
+  }
   const DType buffer_dtype = sizeof(T) == 8 ? DType::float64 : DType::float32;
   StreamBuffer current(0, stream, "buffer");
   DeviceArray current_array;

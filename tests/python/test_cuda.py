@@ -336,6 +336,22 @@ PATH_CASES = [
     ("trilinear", (2, 3, 12, 20, 24), dict(scale_factor=2), "contiguous"),
     ("trilinear", (2, 3, 12, 20, 23), dict(scale_factor=2), "contiguous"),
     ("trilinear", (2, 8, 12, 20, 24), dict(scale_factor=2), "channels_last"),
+    # the three-pass kernel (cols, rows, then depth, walking the depth axis of each output tile; forward
+    # only, the backward's passes run depth first): several row and col tiles, a narrow last col tile
+    # (equal widths), output rows that take whole 16-byte runs in float32 but not in 16-bit data, other
+    # factors per axis, align_corners, 1-tap tables, input rows that start off a run, depth cut into
+    # chunks (one plane, few tiles), channels-last with several col tiles, 4-tap tables (a ring of four
+    # planes, its slots wrapping around)
+    ("trilinear", (1, 2, 10, 37, 70), dict(scale_factor=2), "contiguous"),
+    ("trilinear", (1, 2, 9, 33, 65), dict(size=(23, 80, 140)), "contiguous"),
+    ("trilinear", (2, 3, 7, 20, 23), dict(scale_factor=(3, 2.5, 2), align_corners=True), "contiguous"),
+    ("nearest", (2, 3, 6, 20, 24), dict(scale_factor=2), "contiguous"),
+    ("trilinear", (2, 3, 6, 20, 24), dict(scale_factor=2), "offset"),
+    ("trilinear", (1, 1, 40, 20, 24), dict(scale_factor=2), "contiguous"),
+    ("trilinear", (1, 4, 40, 9, 11), dict(scale_factor=2), "channels_last"),
+    ("trilinear", (2, 5, 6, 7, 70), dict(scale_factor=2), "channels_last"),
+    ("cubic", (1, 2, 6, 20, 24), dict(scale_factor=2), "contiguous"),
+    ("cubic", (1, 3, 7, 9, 70), dict(scale_factor=(2.5, 2.2, 2)), "channels_last"),
 ]
 
 
