@@ -1,7 +1,7 @@
 // axis_pass.cpp — the strided single-axis gather, in two loop orders that compute identical bits:
 // "along" when the resampled axis is the innermost of the output (8 or 16 lines at a time, interleaved in a
 // scratch block, long lines in cache-sized chunks; line_block.hpp moves float32 lines with AVX2 or AVX-512;
-// channels-last pixels of 2-4 channels take this order too, as PixelRows) and "across" otherwise (whole
+// channels-last pixels of 2-4 channels and 3 or more taps take this order too, as PixelRows) and "across" otherwise (whole
 // rows of the innermost dim accumulate tap by tap; short_rows.hpp handles rows of at most 64 floats).
 #include "cpu/axis_pass.hpp"
 
@@ -75,7 +75,7 @@ struct LineChunk {
   std::int64_t j0, j1, k0, k1;
 };
 
-// A pass along W of channels-last data with C channels (2 to 4), seen as a pass along the merged (W, C)
+// A pass along W of channels-last data with C channels (pixels_run_along), seen as a pass along the merged (W, C)
 // axis of C times as many elements: output j is channel j % C of pixel j / C, and its taps are C input
 // elements apart. Each output element keeps its taps, weights and order, so the bits are those of the
 // pass across pixel rows; the gain is the along loop order, which fills vector lanes with 8 or 16 lines
@@ -241,8 +241,24 @@ void gather_along(const StridedArray& src, const StridedArray& dst, int axis, co
 }
 
 // y[i] = sum_k x[i + k * in_step] * w[k] (k upwards) for i < len: one output row of the "across" loop
-// order. Up to four taps on contiguous rows are one expression per element, evaluated left to right
+// order. Up to eight taps on contiguous rows are one expression per element, evaluated left to right
 // ((x0*w0 + x1*w1) + x2*w2 ...), which rounds exactly as the accumulating loop below does.
+template <int Taps, typename Src, typename Dst, typename T>
+void combine_fixed_taps(const Src* x, std::int64_t in_step, const T* w, std::int64_t len, Dst* y) {
+  T wk[Taps];
+  const Src* xk[Taps];
+  for (int k = 0; k < Taps; ++k) {
+    wk[k] = w[k];
+    xk[k] = x + k * in_step;
+  }
+  for (std::int64_t i = 0; i < len; ++i) {
+    T acc = load_as<T>(xk[0][i]) * wk[0];
+#pragma GCC unroll 8
+    for (int k = 1; k < Taps; ++k) acc = acc + load_as<T>(xk[k][i]) * wk[k];
+    y[i] = store_as<Dst>(acc);
+  }
+}
+
 template <typename Src, typename Dst, typename T>
 __attribute__((always_inline)) inline void combine_rows(const Src* x, std::int64_t in_step, std::int64_t in_inner, const T* w, std::int64_t n,
                   std::int64_t len, Dst* y, std::int64_t out_inner, bool streaming) {
@@ -259,27 +275,16 @@ __attribute__((always_inline)) inline void combine_rows(const Src* x, std::int64
 #else
   (void)streaming;
 #endif
-  if (in_inner == 1 && out_inner == 1 && n <= 4) {
-    const Src *x0 = x, *x1 = x + in_step, *x2 = x + 2 * in_step, *x3 = x + 3 * in_step;
-    const T w0 = w[0], w1 = n > 1 ? w[1] : T(0), w2 = n > 2 ? w[2] : T(0), w3 = n > 3 ? w[3] : T(0);
+  if (in_inner == 1 && out_inner == 1 && n <= 8) {
     switch (n) {
-      case 1:
-        for (std::int64_t i = 0; i < len; ++i) y[i] = store_as<Dst>(load_as<T>(x0[i]) * w0);
-        return;
-      case 2:
-        for (std::int64_t i = 0; i < len; ++i) y[i] = store_as<Dst>(load_as<T>(x0[i]) * w0 + load_as<T>(x1[i]) * w1);
-        return;
-      case 3:
-        for (std::int64_t i = 0; i < len; ++i) {
-          y[i] = store_as<Dst>(load_as<T>(x0[i]) * w0 + load_as<T>(x1[i]) * w1 + load_as<T>(x2[i]) * w2);
-        }
-        return;
-      default:
-        for (std::int64_t i = 0; i < len; ++i) {
-          y[i] = store_as<Dst>(load_as<T>(x0[i]) * w0 + load_as<T>(x1[i]) * w1 + load_as<T>(x2[i]) * w2 +
-                               load_as<T>(x3[i]) * w3);
-        }
-        return;
+      case 1: return combine_fixed_taps<1>(x, in_step, w, len, y);
+      case 2: return combine_fixed_taps<2>(x, in_step, w, len, y);
+      case 3: return combine_fixed_taps<3>(x, in_step, w, len, y);
+      case 4: return combine_fixed_taps<4>(x, in_step, w, len, y);
+      case 5: return combine_fixed_taps<5>(x, in_step, w, len, y);
+      case 6: return combine_fixed_taps<6>(x, in_step, w, len, y);
+      case 7: return combine_fixed_taps<7>(x, in_step, w, len, y);
+      default: return combine_fixed_taps<8>(x, in_step, w, len, y);
     }
   }
   // Blocks of the row small enough for the accumulators to stay in the L1 cache while the taps stream
@@ -397,15 +402,19 @@ void merge_inner_block(StridedArray& src, StridedArray& dst, int& axis) {
   axis = new_axis;
 }
 
-// For PixelRows: when `inner` holds pixels of 2 to kAlongMaxChannels contiguous elements and `axis` steps
-// by whole pixels in both arrays, makes src and dst views in which (axis, inner) are one contiguous axis
-// (at `axis`; inner's dims after it move down by one) and returns the channel count; else returns 0.
-int merge_pixels(StridedArray& src, StridedArray& dst, int& axis, int inner) {
+// For PixelRows: when `inner` holds pixels of contiguous elements that pixels_run_along() accepts,
+// `axis` steps by whole pixels in both arrays and there are at least kLines lines, makes src and dst views in which (axis, inner) are one
+// contiguous axis (at `axis`; inner's dims after it move down by one) and returns the channel count;
+// else returns 0.
+int merge_pixels(StridedArray& src, StridedArray& dst, int& axis, int inner, std::int64_t taps) {
   const std::int64_t channels = dst.shape[inner];
-  if (channels < 2 || channels > kAlongMaxChannels || src.strides[inner] != 1 || dst.strides[inner] != 1 ||
+  if (!pixels_run_along(channels, taps) || src.strides[inner] != 1 || dst.strides[inner] != 1 ||
       src.strides[axis] != channels || dst.strides[axis] != channels) {
     return 0;
   }
+  std::int64_t lines = 1;  // fewer than a block's worth would leave most vector lanes empty
+  for (int d = 0; d < dst.ndim; ++d) lines *= (d == axis || d == inner) ? 1 : dst.shape[d];
+  if (lines < kLines) return 0;
   for (StridedArray* a : {&src, &dst}) {
     a->shape[axis] *= channels;
     a->strides[axis] = 1;
@@ -432,7 +441,7 @@ void run_typed(StridedArray src, StridedArray dst, int axis, const TapRows<T>& t
   constexpr bool vectorised = std::is_same_v<T, float> && !std::is_same_v<Src, double> && !std::is_same_v<Dst, double>;
   if constexpr (vectorised) {
     if (!along) {
-      if (const int channels = merge_pixels(src, dst, axis, inner)) {
+      if (const int channels = merge_pixels(src, dst, axis, inner, table.max_taps())) {
         DimWalker pixel_lines;
         for (int d = 0; d < dst.ndim; ++d) {
           if (d == axis) continue;

@@ -27,21 +27,29 @@ struct Layout {
   std::int64_t ring_rows = 0;        // the widest window
 };
 
-// The dim whose pass runs in the loop order along the contiguous axis (axis_pass.hpp): the innermost dim
-// in memory order that is longer than 1, or the next one out when that innermost dim holds at most
-// kAlongMaxChannels channels that no pass resamples (-1 if none).
+// The dims longer than 1, innermost in memory order first.
 template <typename T>
-int along_dim(const plan::ResamplePlan<T>& plan, const std::vector<int>& order) {
-  std::vector<int> longer;  // dims longer than 1, innermost first
+std::vector<int> longer_dims(const plan::ResamplePlan<T>& plan, const std::vector<int>& order) {
+  std::vector<int> longer;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     if (plan.in_shape[*it] > 1 || plan.out_shape[*it] > 1) longer.push_back(*it);
   }
-  if (longer.empty()) return -1;
-  const int innermost = longer[0];
+  return longer;
+}
+
+// Whether `pass`, given enough lines, runs in the loop order along the contiguous axis (axis_pass.hpp):
+// it resamples the innermost dim longer than 1, or the next one out when that innermost dim holds
+// channels that no pass resamples and pixels_run_along() accepts.
+template <typename T>
+bool runs_along(const plan::ResamplePlan<T>& plan, const std::vector<int>& order, const plan::AxisPass<T>& pass) {
+  const std::vector<int> longer = longer_dims(plan, order);
+  if (longer.empty()) return false;
+  if (pass.dim == longer[0]) return true;
+  const int channels = longer[0];
   const bool resampled = std::any_of(plan.passes.begin(), plan.passes.end(),
-                                     [&](const plan::AxisPass<T>& pass) { return pass.dim == innermost; });
-  if (!resampled && plan.in_shape[innermost] <= kAlongMaxChannels && longer.size() > 1) return longer[1];
-  return innermost;
+                                     [&](const plan::AxisPass<T>& p) { return p.dim == channels; });
+  return !resampled && longer.size() > 1 && pass.dim == longer[1] &&
+         pixels_run_along(plan.in_shape[channels], pass.table.max_taps());
 }
 
 // Output rows per band: every buffer of a band within band_bytes (by default small enough to stay in a
@@ -62,13 +70,14 @@ std::int64_t band_height(const plan::ResamplePlan<T>& plan, const std::vector<in
   std::int64_t rows = std::clamp<std::int64_t>(band_bytes / row_bytes, 1, out_rows);
   // A pass along the contiguous axis resamples along_lines() lines at once, and fewer waste its lanes:
   // when it runs before the band pass, each band should bring at least that many new rows, and when it
-  // runs after it, each band should have that many rows.
-  const int along = along_dim(plan, order);
+  // runs after it along the innermost dim, each band should have that many rows. (Channels-last pixel
+  // passes after the band pass are left to small bands, where they take the across order: measured,
+  // the larger bands cost them more than the along order saves.)
+  const std::vector<int> longer = longer_dims(plan, order);
   bool along_before = false, along_after = false;
   for (std::size_t p = 0; p < plan.passes.size(); ++p) {
-    if (plan.passes[p].dim != along) continue;
-    along_before |= p < L.band_pass;
-    along_after |= p > L.band_pass;
+    along_before |= p < L.band_pass && runs_along(plan, order, plan.passes[p]);
+    along_after |= p > L.band_pass && !longer.empty() && plan.passes[p].dim == longer[0];
   }
   if (along_before && table.in_len > 0) {
     const std::int64_t enough = (along_lines() * out_rows + table.in_len - 1) / table.in_len;
