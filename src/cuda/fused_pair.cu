@@ -27,10 +27,6 @@ using fused::PlaneGeometry;
 using fused::TileGeometry;
 
 constexpr std::int64_t kSharedBytes = 48 * 1024;
-// Output elements per tile row: one warp of runs for plain layouts; wider for channels-last, where a
-// narrow tile would read its neighbours' cols again.
-constexpr int kTileElements = 128;
-constexpr int kTileElementsInner = 512;
 // Blocks per multiprocessor the grid aims at (several waves, so the last one is short), each covering
 // as many planes of its tile as that leaves.
 constexpr std::int64_t kBlocksPerMultiprocessor = 32;
@@ -148,17 +144,7 @@ bool configure(const DeviceArray& src, const DeviceArray& dst, int first_axis, c
   config.kernel_taps = config.cols_first ? std::max(first.max_taps(), second.max_taps())
                                          : std::max(bulk_taps(first), bulk_taps(second));
   TileGeometry& tiles = config.tiles;
-  const std::int64_t target = g.inner == 1 ? kTileElements : kTileElementsInner;
-  tiles.tile_cols = static_cast<int>(std::clamp<std::int64_t>(target / g.inner, 1, g.out_cols));
-  // A last col tile under half the width costs its blocks nearly a full tile's time (18 of 146 cols for
-  // the /3.5 antialias): then the tiles get equal widths, multiples of the run where the full width was
-  // one. (Evening out a wider last tile measured slower: 480 cols as 4 x 120, not 3 x 128 + 96.)
-  if (const std::int64_t last = g.out_cols % tiles.tile_cols; last > 0 && 2 * last < tiles.tile_cols) {
-    const std::int64_t count = (g.out_cols + tiles.tile_cols - 1) / tiles.tile_cols;
-    const std::int64_t step = V / std::gcd<std::int64_t>(V, g.inner);
-    const std::int64_t even = ((g.out_cols + count - 1) / count + step - 1) / step * step;
-    tiles.tile_cols = static_cast<int>(std::min<std::int64_t>(even, tiles.tile_cols));
-  }
+  tiles.tile_cols = fused::col_tile_width(g, V);
   const std::int64_t tile_elems = static_cast<std::int64_t>(tiles.tile_cols) * g.inner;
   // runs of the output tile's row: at most kThreads of them
   if ((tile_elems + V - 1) / V > kThreads) return false;

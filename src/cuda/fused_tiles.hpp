@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <numeric>
 #include <vector>
 
 #include "cuda/fused_pair_kernels.cuh"
@@ -74,6 +75,25 @@ inline bool plane_geometry(const DeviceArray& src, const DeviceArray& dst, int r
   g.out_rows = dst.shape[row_axis];
   g.out_cols = dst.shape[col_axis];
   return true;
+}
+
+// Output cols per tile: 128 elements of a row, one warp of runs, for plain layouts; 512 for channels-last,
+// where a narrow tile would read its neighbours' cols again.
+// A last col tile under half the width costs its blocks nearly a full tile's time (18 of 146 cols for
+// the /3.5 antialias): then the tiles get equal widths, multiples of the run of V elements where the
+// full width was one. (Evening out a wider last tile measured slower: 480 cols as 4 x 120, not
+// 3 x 128 + 96.)
+inline int col_tile_width(const PlaneGeometry& g, int V) {
+  constexpr std::int64_t kTileElements = 128, kTileElementsInner = 512;
+  const std::int64_t target = g.inner == 1 ? kTileElements : kTileElementsInner;
+  int width = static_cast<int>(std::clamp<std::int64_t>(target / g.inner, 1, g.out_cols));
+  if (const std::int64_t last = g.out_cols % width; last > 0 && 2 * last < width) {
+    const std::int64_t count = (g.out_cols + width - 1) / width;
+    const std::int64_t step = V / std::gcd<std::int64_t>(V, g.inner);
+    const std::int64_t even = ((g.out_cols + count - 1) / count + step - 1) / step * step;
+    width = static_cast<int>(std::min<std::int64_t>(even, width));
+  }
+  return width;
 }
 
 // Smallest power of two >= n, at least 32 and at most kThreads: threads along one row of a pass.

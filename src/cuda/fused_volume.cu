@@ -177,8 +177,6 @@ using fused::PlaneGeometry;
 using fused::TileGeometry;
 
 constexpr std::int64_t kSharedBytes = 48 * 1024;
-constexpr int kTileElements = 128;
-constexpr int kTileElementsInner = 512;
 // Blocks per multiprocessor under which the depth axis is cut into chunks (each chunk recomputes the
 // ring's first planes).
 constexpr std::int64_t kBlocksPerMultiprocessor = 12;
@@ -267,14 +265,7 @@ bool configure(const DeviceArray& src, const DeviceArray& dst, int cols_axis, co
   dg.slots = static_cast<int>(std::max<std::int64_t>(1, depth.max_taps()));
   const int V = run_length(dtype_size(dst.dtype), sizeof(T));
   TileGeometry& tiles = config.tiles;
-  const std::int64_t target = g.inner == 1 ? kTileElements : kTileElementsInner;
-  tiles.tile_cols = static_cast<int>(std::clamp<std::int64_t>(target / g.inner, 1, g.out_cols));
-  if (const std::int64_t last = g.out_cols % tiles.tile_cols; last > 0 && 2 * last < tiles.tile_cols) {
-    const std::int64_t count = (g.out_cols + tiles.tile_cols - 1) / tiles.tile_cols;
-    const std::int64_t step = V / std::gcd<std::int64_t>(V, g.inner);
-    const std::int64_t even = ((g.out_cols + count - 1) / count + step - 1) / step * step;
-    tiles.tile_cols = static_cast<int>(std::min<std::int64_t>(even, tiles.tile_cols));
-  }
+  tiles.tile_cols = fused::col_tile_width(g, V);
   const std::int64_t tile_elems = static_cast<std::int64_t>(tiles.tile_cols) * g.inner;
   if ((tile_elems + V - 1) / V > kThreads) return false;
   const std::int64_t pitch = (tile_elems + V - 1) / V * V;
