@@ -140,15 +140,12 @@ void execute_plan(const plan::ResamplePlan<T>& plan, const TensorView& in, const
   std::vector<std::int64_t> shape = plan.in_shape;
   std::vector<UploadedTaps<T>> uploads;
   for (const auto& pass : plan.passes) uploads.push_back(upload(pass.table, stream));
-  // Three passes cols, rows, depth (3-D upsampling) where they fit one kernel: no intermediate array.
+  // Three passes in one kernel where they fit it (3-D resampling): no intermediate array.
   if (plan.passes.size() == 3) {
-    const auto& c = plan.passes[0];
-    const auto& r = plan.passes[1];
-    const auto& d = plan.passes[2];
-    if (launch_fused_volume<T>(src, dst, c.dim, c.table, uploads[0].taps, r.dim, r.table, uploads[1].taps, d.dim,
-                               d.table, uploads[2].taps, stream)) {
-      return;
-    }
+    const VolumePass<T> passes[3] = {{plan.passes[0].dim, &plan.passes[0].table, uploads[0].taps},
+                                     {plan.passes[1].dim, &plan.passes[1].table, uploads[1].taps},
+                                     {plan.passes[2].dim, &plan.passes[2].table, uploads[2].taps}};
+    if (launch_fused_volume<T>(src, dst, passes, stream)) return;
   }
   const DType buffer_dtype = sizeof(T) == 8 ? DType::float64 : DType::float32;
   StreamBuffer current(0, stream, "buffer");

@@ -4,7 +4,6 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
-#include <functional>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -59,20 +58,6 @@ std::int64_t staged_bytes_for(std::int64_t taps, int rows) {
     case 8: return fused::staged_bytes<T, 8>(rows);
     default: return fused::staged_bytes<T, 0>(rows);
   }
-}
-
-// The most taps of a table's rows once its longest 1/16 are set aside: the tap count a rows-first
-// kernel is unrolled for (those few rows read their extra taps from the table). Transposed tables have
-// a few longer border rows: the backward of bilinear x2 has 4 taps per row but one or two of 5
-// (zero-weight taps of the forward table, which must stay: 0 * inf is NaN on the CPU too).
-template <typename T>
-std::int64_t bulk_taps(const plan::TapTable<T>& table) {
-  if (table.out_len == 0) return 0;
-  std::vector<std::int64_t> taps(static_cast<std::size_t>(table.out_len));
-  for (std::int64_t j = 0; j < table.out_len; ++j) taps[static_cast<std::size_t>(j)] = table.taps(j);
-  const std::size_t longer = taps.size() / 16;  // rows allowed above the bound
-  std::nth_element(taps.begin(), taps.begin() + static_cast<std::ptrdiff_t>(longer), taps.end(), std::greater<>());
-  return taps[longer];
 }
 
 // The walks of a rows pass's tiles of `tile_rows` rows (see walk_rows_then_cols), or false where that
@@ -142,7 +127,7 @@ bool configure(const DeviceArray& src, const DeviceArray& dst, int first_axis, c
   }
   // (the cols-first kernel has no path for rows longer than its bound: its registers are too few)
   config.kernel_taps = config.cols_first ? std::max(first.max_taps(), second.max_taps())
-                                         : std::max(bulk_taps(first), bulk_taps(second));
+                                         : std::max(fused::bulk_taps(first), fused::bulk_taps(second));
   TileGeometry& tiles = config.tiles;
   tiles.tile_cols = fused::col_tile_width(g, V);
   const std::int64_t tile_elems = static_cast<std::int64_t>(tiles.tile_cols) * g.inner;

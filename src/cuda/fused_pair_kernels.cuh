@@ -267,20 +267,42 @@ __global__ void __launch_bounds__(kThreads, K == 2 ? 6 : kMinBlocks)
   }
 }
 
-// The rows-first kernel's first pass: t[r][e] for the tile's output rows r and the input elements
-// [e_begin, e_begin + span) of a row, a warp (or more) per row, a run of V elements per thread and tap.
+// The rows-first kernels' first pass: t[r][e] for the tile's output rows r and the input elements
+// [0, span) of a row starting at `plane` (whose row j is at plane + (j - row_base) * row_stride), `lanes`
+// threads per row, a run of V elements per thread and tap.
 template <bool Aligned, typename Src, typename T, int K>
-__device__ inline void rows_into_shared(const Src* plane, const PlaneGeometry& g, const TileGeometry& tiles,
-                                        const Tile& tile, const DeviceTaps<T>& rows, int span, T* t) {
+__device__ inline void rows_into_shared(const Src* plane, std::int64_t row_stride, std::int64_t row_base, int lanes,
+                                        const Tile& tile, const DeviceTaps<T>& rows, int span, T* t, int pitch) {
   constexpr int V = kRun<T>;
-  const int lanes = tiles.lanes, runs = (span + V - 1) / V;
+  const int runs = (span + V - 1) / V;
   for (int r = threadIdx.x / lanes; r < tile.row_count; r += kThreads / lanes) {
     const RowTaps<T, K> row = load_row<T, K>(rows.first, rows.offset, rows.weights, tile.r0 + r);
-    const Src* x = plane + row.first * g.src_row;
+    const Src* x = plane + (row.first - row_base) * row_stride;
     for (int q = threadIdx.x % lanes; q < runs; q += lanes) {
       T acc[V];
-      gather_run<Aligned, true>(x + q * V, g.src_row, row, span - q * V, acc);
-      store_shared_run(t + r * tiles.pitch + q * V, acc);
+      gather_run<Aligned, true>(x + q * V, row_stride, row, span - q * V, acc);
+      store_shared_run(t + r * pitch + q * V, acc);
+    }
+  }
+}
+
+// The rows-first kernels' second pass: each output element of the tile's rows from the rows of t (input
+// elements from e_begin of a row), one output element column per thread with its taps in registers.
+template <typename Dst, typename T, int K>
+__device__ inline void cols_from_shared(const T* t, std::int64_t e_begin, const PlaneGeometry& g,
+                                                 const TileGeometry& tiles, const Tile& tile, const DeviceTaps<T>& cols,
+                                                 Dst* dst, std::int64_t p) {
+  const int tid = threadIdx.x;
+  const int inner = g.inner, pitch = tiles.pitch, out_lanes = tiles.out_lanes;
+  const int elems = tile.width * inner;
+  Dst* out = dst + p * g.dst_plane + tile.r0 * g.dst_row + tile.c0 * inner;
+  for (int e = tid % out_lanes; e < elems; e += out_lanes) {
+    int c, channel;
+    split_element(e, inner, c, channel);
+    const RowTaps<T, K> col = load_row<T, K>(cols.first, cols.offset, cols.weights, tile.c0 + c);
+    const T* x = t + static_cast<int>(col.first * inner + channel - e_begin);
+    for (int r = tid / out_lanes; r < tile.row_count; r += tiles.out_row_step) {
+      out[r * g.dst_row + e] = store<Dst>(gather_row<T, T, K>(x + r * pitch, inner, col));
     }
   }
 }
@@ -298,27 +320,15 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks)
   const Tile tile = block_tile(g, tiles);
   const std::int64_t e_begin = tiles.range[2 * tile.tc];
   const int span = static_cast<int>(tiles.range[2 * tile.tc + 1] - e_begin);
-  const int tid = threadIdx.x;
-  const int inner = g.inner, pitch = tiles.pitch, out_lanes = tiles.out_lanes;
-  const int elems = tile.width * inner;
   for (std::int64_t p = tile.plane_begin; p < tile.plane_end; ++p) {
     const Src* plane = src + p * g.src_plane + e_begin;
     if (tiles.aligned) {
-      rows_into_shared<true, Src, T, K>(plane, g, tiles, tile, rows, span, t);
+      rows_into_shared<true, Src, T, K>(plane, g.src_row, 0, tiles.lanes, tile, rows, span, t, tiles.pitch);
     } else {
-      rows_into_shared<false, Src, T, K>(plane, g, tiles, tile, rows, span, t);
+      rows_into_shared<false, Src, T, K>(plane, g.src_row, 0, tiles.lanes, tile, rows, span, t, tiles.pitch);
     }
     __syncthreads();
-    Dst* out = dst + p * g.dst_plane + tile.r0 * g.dst_row + tile.c0 * inner;
-    for (int e = tid % out_lanes; e < elems; e += out_lanes) {
-      int c, channel;
-      split_element(e, inner, c, channel);
-      const RowTaps<T, K> col = load_row<T, K>(cols.first, cols.offset, cols.weights, tile.c0 + c);
-      const T* x = t + static_cast<int>(col.first * inner + channel - e_begin);
-      for (int r = tid / out_lanes; r < tile.row_count; r += tiles.out_row_step) {
-        out[r * g.dst_row + e] = store<Dst>(gather_row<T, T, K>(x + r * pitch, inner, col));
-      }
-    }
+    cols_from_shared<Dst, T, K>(t, e_begin, g, tiles, tile, cols, dst, p);
     __syncthreads();  // t is rewritten for the next plane
   }
 }
@@ -410,9 +420,7 @@ __global__ void __launch_bounds__(kWalkThreads, kWalkMinBlocks)
   const int span = static_cast<int>(tiles.range[2 * tile.tc + 1] - e_begin);
   const WalkTile walk = walks[tile.tr];
   const WalkStep<T>* tile_steps = steps + walk.step_begin;
-  const int tid = threadIdx.x;
-  const int inner = g.inner, pitch = tiles.pitch, out_lanes = tiles.out_lanes;
-  const int elems = tile.width * inner;
+  const int tid = threadIdx.x, pitch = tiles.pitch;
   for (std::int64_t p = tile.plane_begin; p < tile.plane_end; ++p) {
     const Src* plane = src + p * g.src_plane + walk.a_begin * g.src_row + e_begin;
     for (int q = tid; q * V < span; q += kWalkThreads) {
@@ -423,17 +431,7 @@ __global__ void __launch_bounds__(kWalkThreads, kWalkMinBlocks)
       }
     }
     __syncthreads();
-    // The second pass of rows_then_cols (kept as a copy there: sharing it changed that kernel's registers).
-    Dst* out = dst + p * g.dst_plane + tile.r0 * g.dst_row + tile.c0 * inner;
-    for (int e = tid % out_lanes; e < elems; e += out_lanes) {
-      int c, channel;
-      split_element(e, inner, c, channel);
-      const RowTaps<T, 0> col = load_row<T, 0>(cols.first, cols.offset, cols.weights, tile.c0 + c);
-      const T* x = t + static_cast<int>(col.first * inner + channel - e_begin);
-      for (int r = tid / out_lanes; r < tile.row_count; r += tiles.out_row_step) {
-        out[r * g.dst_row + e] = store<Dst>(gather_row<T, T, 0>(x + r * pitch, inner, col));
-      }
-    }
+    cols_from_shared<Dst, T, 0>(t, e_begin, g, tiles, tile, cols, dst, p);
     __syncthreads();  // t is rewritten for the next plane
   }
 }

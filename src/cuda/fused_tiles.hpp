@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <numeric>
 #include <vector>
 
@@ -34,6 +35,20 @@ std::vector<std::int64_t> tile_ranges(const plan::TapTable<T>& table, int tile, 
     widest = std::max(widest, end - begin);
   }
   return ranges;
+}
+
+// The most taps of a table's rows once its longest 1/16 are set aside: the tap count a rows-first
+// kernel is unrolled for (those few rows read their extra taps from the table). Transposed tables have
+// a few longer border rows: the backward of bilinear x2 has 4 taps per row but one or two of 5
+// (zero-weight taps of the forward table, which must stay: 0 * inf is NaN on the CPU too).
+template <typename T>
+std::int64_t bulk_taps(const plan::TapTable<T>& table) {
+  if (table.out_len == 0) return 0;
+  std::vector<std::int64_t> taps(static_cast<std::size_t>(table.out_len));
+  for (std::int64_t j = 0; j < table.out_len; ++j) taps[static_cast<std::size_t>(j)] = table.taps(j);
+  const std::size_t longer = taps.size() / 16;  // rows allowed above the bound
+  std::nth_element(taps.begin(), taps.begin() + static_cast<std::ptrdiff_t>(longer), taps.end(), std::greater<>());
+  return taps[longer];
 }
 
 // Views src/dst as [planes][rows][cols][inner]: cols = `col_axis`, rows = `row_axis` outside it, the dims

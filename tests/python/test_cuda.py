@@ -336,8 +336,9 @@ PATH_CASES = [
     ("trilinear", (2, 3, 12, 20, 24), dict(scale_factor=2), "contiguous"),
     ("trilinear", (2, 3, 12, 20, 23), dict(scale_factor=2), "contiguous"),
     ("trilinear", (2, 8, 12, 20, 24), dict(scale_factor=2), "channels_last"),
-    # the three-pass kernel (cols, rows, then depth, walking the depth axis of each output tile; forward
-    # only, the backward's passes run depth first): several row and col tiles, a narrow last col tile
+    # the three-pass ring kernel (cols, rows, then depth, walking the depth axis of each output tile; the
+    # forward of these upsamplings, whose backward takes the depth-first kernel): several row and col
+    # tiles, a narrow last col tile
     # (equal widths), output rows that take whole 16-byte runs in float32 but not in 16-bit data, other
     # factors per axis, align_corners, 1-tap tables, input rows that start off a run, depth cut into
     # chunks (one plane, few tiles), channels-last with several col tiles, 4-tap tables (a ring of four
@@ -352,6 +353,19 @@ PATH_CASES = [
     ("trilinear", (2, 5, 6, 7, 70), dict(scale_factor=2), "channels_last"),
     ("cubic", (1, 2, 6, 20, 24), dict(scale_factor=2), "contiguous"),
     ("cubic", (1, 3, 7, 9, 70), dict(scale_factor=(2.5, 2.2, 2)), "channels_last"),
+    # the depth-first three-pass kernel (depth, rows, then cols: the backward of the cases above and
+    # these, and shrinking forwards): several col tiles and row tiles, planes smaller than a tile, depth
+    # cut into chunks, rows and cols of 6 taps (the 8-tap kernel), depth rows of 10 taps (beyond those
+    # held in registers), 2-tap shrinking tables, channels-last, rows off a 16-byte run
+    ("trilinear", (1, 2, 5, 70, 150), dict(scale_factor=2), "contiguous"),
+    ("trilinear", (1, 3, 33, 4, 6), dict(scale_factor=2), "contiguous"),
+    ("trilinear", (1, 2, 6, 20, 24), dict(scale_factor=3), "contiguous"),
+    ("trilinear", (2, 3, 12, 40, 48), dict(scale_factor=(0.3, 0.4, 0.5)), "contiguous"),
+    ("area", (1, 2, 40, 16, 16), dict(size=(4, 8, 8)), "contiguous"),
+    ("area", (2, 3, 16, 40, 264), dict(scale_factor=0.25), "contiguous"),
+    ("area", (1, 16, 8, 16, 24), dict(scale_factor=0.5), "channels_last"),
+    ("trilinear", (1, 6, 9, 17, 21), dict(scale_factor=2), "channels_last"),
+    ("trilinear", (1, 2, 6, 11, 13), dict(scale_factor=2), "offset"),
 ]
 
 
