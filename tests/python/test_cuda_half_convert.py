@@ -42,14 +42,30 @@ def _nvcc() -> str | None:
     return None
 
 
+def _device_arch() -> str:
+    """The first GPU's architecture (sm_XY) where nvidia-smi reports one, else sm_90 (the library's
+    default target): a check built for sm_90 would not load on an older GPU."""
+    smi = shutil.which("nvidia-smi")
+    if smi:
+        try:
+            out = subprocess.run([smi, "--query-gpu=compute_cap", "--format=csv,noheader"],
+                                 capture_output=True, text=True, timeout=30).stdout.split()
+        except (OSError, subprocess.TimeoutExpired):
+            out = []
+        if out and out[0].replace(".", "").isdigit() and "." in out[0]:
+            major, minor = out[0].split(".")
+            return f"sm_{major}{minor}"
+    return "sm_90"
+
+
 @pytest.fixture(scope="module")
 def program(tmp_path_factory) -> Path:
     nvcc = _nvcc()
     if nvcc is None:
         _skip_or_fail("nvcc was not found (PATH, CUDA_HOME, /usr/local/cuda), so the check cannot be built")
     exe = tmp_path_factory.mktemp("half_convert") / "half_convert_exhaustive"
-    # The library's flags: sm_90 code plus PTX, no fused multiply-add.
-    cmd = [nvcc, "-std=c++20", "-O2", "--fmad=false", "-arch=sm_90", "-Xcompiler", "-pthread",
+    # The library's flags (no fused multiply-add), for the GPU that runs the check.
+    cmd = [nvcc, "-std=c++20", "-O2", "--fmad=false", f"-arch={_device_arch()}", "-Xcompiler", "-pthread",
            "-I", str(ROOT / "src"), str(SOURCE), "-o", str(exe)]
     built = subprocess.run(cmd, capture_output=True, text=True)
     assert built.returncode == 0, f"{' '.join(cmd)} failed:\n{built.stdout}{built.stderr}"
