@@ -24,6 +24,7 @@
 #endif
 
 #include "cpu/line_block.hpp"
+#include "cpu/permuted_lines.hpp"
 #include "cpu/short_rows.hpp"
 #include "cpu/streaming_rows.hpp"
 
@@ -229,9 +230,63 @@ void gather_along_lines(const StridedArray& src, const StridedArray& dst, int ax
   });
 }
 
+#if defined(__AVX512F__)
+// The along pass by permutes (permuted_lines.hpp) for contiguous float32 lines, kLines lines a block.
+template <int Taps>
+void gather_along_permuted(const StridedArray& src, const StridedArray& dst, const PermuteGroups& groups,
+                           const DimWalker& lines, Threads threads) {
+  const float* in = static_cast<const float*>(src.data);
+  float* out = static_cast<float*>(dst.data);
+  const std::int64_t blocks = (lines.total() + kLines - 1) / kLines;
+  run_parts(threads, blocks, kLines * groups.out_len * Taps, [&](std::int64_t begin, std::int64_t end) {
+    const float* line_in[kLines];
+    float* line_out[kLines];
+    for (std::int64_t block = begin; block < end; ++block) {
+      const std::int64_t first_line = block * kLines;
+      const std::int64_t count = std::min(kLines, lines.total() - first_line);
+      for (std::int64_t l = 0; l < count; ++l) {
+        std::int64_t src_offset, dst_offset;
+        lines.offsets(first_line + l, src, dst, src_offset, dst_offset);
+        line_in[l] = in + src_offset;
+        line_out[l] = out + dst_offset;
+      }
+      permute_lines<Taps>(groups, line_in, line_out, count);
+    }
+  });
+}
+
+// Runs the pass by permutes where it applies: float32 contiguous lines whose table qualifies
+// (permute_groups.hpp; the groups the caller built for it, else built here).
+template <typename Src, typename Dst, typename T, typename Rows>
+bool gather_along_by_permutes(const StridedArray& src, const StridedArray& dst, int axis, const Rows& table,
+                              const DimWalker& lines, Threads threads) {
+  if constexpr (std::is_same_v<Src, float> && std::is_same_v<Dst, float> && std::is_same_v<Rows, TapRows<float>>) {
+    if (src.strides[axis] != 1 || dst.strides[axis] != 1) return false;
+    PermuteGroups local;
+    const PermuteGroups* groups = table.permute;
+    if (groups == nullptr) {
+      if (!local.build(table)) return false;
+      groups = &local;
+    }
+    if (groups->taps == 0) return false;  // built, and does not qualify
+    if (groups->taps == 1) {
+      gather_along_permuted<1>(src, dst, *groups, lines, threads);
+    } else {
+      gather_along_permuted<2>(src, dst, *groups, lines, threads);
+    }
+    return true;
+  } else {
+    return false;
+  }
+}
+#endif
+
 template <typename Src, typename Dst, typename T, typename Rows>
 void gather_along(const StridedArray& src, const StridedArray& dst, int axis, const Rows& table,
                   const DimWalker& lines, Threads threads) {
+#if defined(__AVX512F__)
+  if (gather_along_by_permutes<Src, Dst, T>(src, dst, axis, table, lines, threads)) return;
+#endif
   constexpr bool vectorised = std::is_same_v<T, float> && !std::is_same_v<Src, double> && !std::is_same_v<Dst, double>;
   if (vectorised && src.strides[axis] == 1 && dst.strides[axis] == 1) {
     gather_along_lines<Src, Dst, T, vectorised>(src, dst, axis, table, lines, threads);

@@ -6,7 +6,9 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <type_traits>
 
+#include "cpu/permute_groups.hpp"
 #include "cpu/thread_pool.hpp"
 #include "plan/buffer_layout.hpp"
 #include "tessera/error.hpp"
@@ -199,6 +201,13 @@ class BandRunner {
              const std::vector<int>& order, Stores stores)
       : plan_(plan), L_(L), src_(src), dst_(dst), stores_(stores) {
     for (const auto& pass : plan.passes) whole_.push_back(tap_rows(pass.table));
+    if constexpr (std::is_same_v<T, float>) {  // cut once here, not for every band
+      permute_.resize(whole_.size());
+      for (std::size_t p = 0; p < whole_.size(); ++p) {
+        permute_[p].build(whole_[p]);
+        whole_[p].permute = &permute_[p];
+      }
+    }
     const std::size_t q = L.band_pass, passes = plan.passes.size();
     // Stages 1..q-1 hold freshly computed rows on their way into the ring (stage q). The ring has room
     // for two windows, so that its rows move back to the front only once every several bands.
@@ -269,6 +278,7 @@ class BandRunner {
   StridedArray src_, dst_;
   Stores stores_;
   std::vector<TapRows<T>> whole_;  // every pass's whole table
+  std::vector<PermuteGroups> permute_;  // float32: every pass's table cut for the along pass by permutes
   std::vector<StageBuffer<T>> prefix_, suffix_;
   // The ring holds rows [held_begin_, held_end_) of outer slice ring_outer_, from slot ring_start_ on.
   std::int64_t ring_outer_ = -1, held_begin_ = 0, held_end_ = 0, ring_start_ = 0, ring_capacity_ = 0;

@@ -9,6 +9,8 @@
 
 namespace tessera::cpu {
 
+struct PermuteGroups;
+
 template <typename T>
 struct TapRows {
   const std::int64_t* first_index = nullptr;  // out_len entries (unshifted)
@@ -19,6 +21,8 @@ struct TapRows {
   std::int64_t input_start = 0;  // where the input part starts in the table's input
   std::int64_t widest = 0;       // at least the largest tap count of the rows (a cost estimate)
   static constexpr std::int64_t step = 1;  // input elements between a row's consecutive taps
+  // The rows cut into groups for the along pass by permutes, where built for them (float32 only).
+  const PermuteGroups* permute = nullptr;
 
   std::int64_t first(std::int64_t j) const { return first_index[j] - input_start; }
   std::int64_t taps(std::int64_t j) const { return offset[j + 1] - offset[j]; }
@@ -34,6 +38,7 @@ struct TapRows {
     rows.out_len = end - begin;
     rows.input_start = part_start;
     rows.in_len = part_len;
+    rows.permute = nullptr;  // built for the whole rows
     return rows;
   }
 };

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -40,12 +41,16 @@ std::vector<T> plain_pass(const std::vector<T>& x, std::vector<std::int64_t> sha
   return y;
 }
 
+// special: inputs drawn from -0, +0, 1.5, -2 and infinity instead of normal values, where a tap a row
+// lacks but computes anyway (x * 0 added) would show: -0 + +0 is +0, and inf * 0 is NaN.
 template <typename T>
-void expect_pass_matches(std::vector<std::int64_t> shape, int axis, const plan::TapTable<T>& table) {
+void expect_pass_matches(std::vector<std::int64_t> shape, int axis, const plan::TapTable<T>& table,
+                         bool special = false) {
   std::mt19937 rng(5);
   std::normal_distribution<double> dist;
+  const T specials[] = {T(-0.0), T(0.0), T(1.5), T(-2.0), std::numeric_limits<T>::infinity()};
   std::vector<T> x(static_cast<std::size_t>(shape[0] * shape[1] * shape[2]));
-  for (auto& v : x) v = static_cast<T>(dist(rng));
+  for (auto& v : x) v = special ? specials[rng() % 5] : static_cast<T>(dist(rng));
   const std::vector<T> expected = plain_pass(x, shape, axis, table);
   const DType dtype = sizeof(T) == 8 ? DType::float64 : DType::float32;
   plan::ArrayView src = plan::dense_array_view(shape, {0, 1, 2}, dtype);
@@ -80,6 +85,21 @@ TEST(AxisPass, AlongTheContiguousAxisEqualsThePlainLoop) {
     expect_pass_matches<double>({5, 1, in_len}, 2, taps<double>(Mode::bicubic, in_len, out_len));
     // Transposed nearest tables have rows without taps when shrinking.
     expect_pass_matches<float>({11, 1, out_len}, 2, plan::transpose(taps<float>(Mode::nearest, in_len, out_len)));
+  }
+  // Upsampling with 1-4 taps (on AVX-512 by permutes: groups of 16 outputs, a short last group, the last
+  // group's samples ending at the line's end), and transposed tables of mild shrinking, whose groups
+  // mix rows of 1, 2 or 3 taps (and 0: the masked adds and the zero rows).
+  for (auto [in_len, out_len] : {std::pair<std::int64_t, std::int64_t>{512, 1024}, {37, 74}, {9, 40}, {3000, 5003},
+                                 {100, 111}, {5, 7}}) {
+    expect_pass_matches<float>({19, 1, in_len}, 2, taps<float>(Mode::bilinear, in_len, out_len));
+    expect_pass_matches<float>({19, 1, in_len}, 2, taps<float>(Mode::bicubic, in_len, out_len));
+    expect_pass_matches<float>({19, 1, in_len}, 2, taps<float>(Mode::nearest, in_len, out_len));
+    expect_pass_matches<float>({3, 1, in_len}, 2,
+                               plan::build_axis_taps<float>({in_len, out_len, std::nullopt}, Mode::bilinear, true, false));
+    expect_pass_matches<float>({19, 1, in_len}, 2, plan::transpose(taps<float>(Mode::bilinear, out_len, in_len)));
+    expect_pass_matches<float>({19, 1, in_len}, 2, plan::transpose(taps<float>(Mode::bicubic, out_len, in_len)));
+    expect_pass_matches<float>({19, 1, in_len}, 2, plan::transpose(taps<float>(Mode::bilinear, out_len, in_len)), true);
+    expect_pass_matches<float>({19, 1, in_len}, 2, plan::transpose(taps<float>(Mode::nearest, out_len, in_len)), true);
   }
 }
 
