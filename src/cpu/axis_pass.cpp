@@ -94,6 +94,22 @@ struct PixelRows {
   std::int64_t max_taps() const { return pixels.max_taps(); }
 };
 
+// The kLines lines of block `block` of an along pass: their starts in src and dst, and how many are real
+// (a short last block repeats its last line; only real lines are stored).
+template <typename Src, typename Dst>
+std::int64_t block_lines(const DimWalker& lines, std::int64_t block, const StridedArray& src, const StridedArray& dst,
+                         const Src* in, Dst* out, const Src* (&line_in)[kLines], Dst* (&line_out)[kLines]) {
+  const std::int64_t first_line = block * kLines;
+  const std::int64_t count = std::min(kLines, lines.total() - first_line);
+  for (std::int64_t l = 0; l < kLines; ++l) {
+    std::int64_t src_offset, dst_offset;
+    lines.offsets(first_line + std::min(l, count - 1), src, dst, src_offset, dst_offset);
+    line_in[l] = in + src_offset;
+    line_out[l] = out + dst_offset;
+  }
+  return count;
+}
+
 // Cuts a line's outputs into runs of whole groups of kLines whose inputs span at most kMaxSpan samples
 // (at least one group each), so that the interleaved samples of a run stay in the cache.
 template <typename Rows>
@@ -148,15 +164,7 @@ void gather_along_lines(const StridedArray& src, const StridedArray& dst, int ax
     const Src* line_in[kLines];
     Dst* line_out[kLines];
     for (std::int64_t block = begin; block < end; ++block) {
-      const std::int64_t first_line = block * kLines;
-      const std::int64_t count = std::min(kLines, lines.total() - first_line);
-      for (std::int64_t l = 0; l < kLines; ++l) {
-        std::int64_t src_offset, dst_offset;
-        // A short last block repeats its last line; only real lines are stored.
-        lines.offsets(first_line + std::min(l, count - 1), src, dst, src_offset, dst_offset);
-        line_in[l] = in + src_offset;
-        line_out[l] = out + dst_offset;
-      }
+      const std::int64_t count = block_lines(lines, block, src, dst, in, out, line_in, line_out);
       for (const LineChunk& c : chunks) {
         const Src* chunk_in[kLines];
         for (std::int64_t l = 0; l < kLines; ++l) chunk_in[l] = line_in[l] + c.k0 * in_step;
@@ -242,14 +250,7 @@ void gather_along_permuted(const StridedArray& src, const StridedArray& dst, con
     const float* line_in[kLines];
     float* line_out[kLines];
     for (std::int64_t block = begin; block < end; ++block) {
-      const std::int64_t first_line = block * kLines;
-      const std::int64_t count = std::min(kLines, lines.total() - first_line);
-      for (std::int64_t l = 0; l < count; ++l) {
-        std::int64_t src_offset, dst_offset;
-        lines.offsets(first_line + l, src, dst, src_offset, dst_offset);
-        line_in[l] = in + src_offset;
-        line_out[l] = out + dst_offset;
-      }
+      const std::int64_t count = block_lines(lines, block, src, dst, in, out, line_in, line_out);
       permute_lines<Taps>(groups, line_in, line_out, count);
     }
   });
