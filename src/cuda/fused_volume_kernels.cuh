@@ -183,7 +183,8 @@ __device__ inline Tile tile_at(const PlaneGeometry& g, const TileGeometry& tiles
 // planes, for the input rows a and elements e of a row that its output tile reads (runs of V elements,
 // a run's taps loaded together), then t = the rows pass from s and the output tile = the cols pass from
 // t, as rows_then_cols computes one plane. An input plane that two neighbouring depth rows read is loaded
-// twice, the second time mostly from L2, which costs less than the depth pass's intermediate array.
+// twice, the second time from L2 where it is still there; that measured faster than loading it once for
+// both rows, and than walking the planes into two slots of sums (benchmarks/RESULTS.md).
 template <typename Src, typename Dst, typename T, int K>
 __global__ void __launch_bounds__(kThreads, kMinBlocks)
     depth_then_rows_cols(const Src* __restrict__ src, Dst* __restrict__ dst, PlaneGeometry g, TileGeometry tiles,
