@@ -174,12 +174,8 @@ bool configure(const DeviceArray& src, const DeviceArray& dst, int first_axis, c
     tiles.out_lanes = std::min(tiles.out_lanes, fused::kWalkThreads);
   }
   tiles.out_row_step = (config.walks.empty() ? kThreads : fused::kWalkThreads) / tiles.out_lanes;
-  const std::int64_t tiles_r = (g.out_rows + tiles.tile_rows - 1) / tiles.tile_rows;
-  const std::int64_t tiles_c = (g.out_cols + tiles.tile_cols - 1) / tiles.tile_cols;
-  const std::int64_t per_plane = tiles_r * tiles_c;
-  if (per_plane >= (std::int64_t{1} << 31)) return false;
-  tiles.tiles_r = static_cast<unsigned>(tiles_r);
-  tiles.tiles_c = static_cast<unsigned>(tiles_c);
+  std::int64_t per_plane = 0;
+  if (!fused::count_tiles(g, tiles, per_plane)) return false;
   const std::int64_t wanted_blocks = multiprocessor_count() * kBlocksPerMultiprocessor;
   const std::int64_t wanted_groups = std::max<std::int64_t>(1, wanted_blocks / per_plane);
   const std::int64_t planes_per_block = (g.planes + wanted_groups - 1) / wanted_groups;

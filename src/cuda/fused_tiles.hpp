@@ -111,6 +111,18 @@ inline int col_tile_width(const PlaneGeometry& g, int V) {
   return width;
 }
 
+// tiles.tiles_r / tiles_c: the output tiles along rows and cols of a plane, and `per_plane`, their
+// count; false where the count does not fit a launch.
+inline bool count_tiles(const PlaneGeometry& g, TileGeometry& tiles, std::int64_t& per_plane) {
+  const std::int64_t tiles_r = (g.out_rows + tiles.tile_rows - 1) / tiles.tile_rows;
+  const std::int64_t tiles_c = (g.out_cols + tiles.tile_cols - 1) / tiles.tile_cols;
+  per_plane = tiles_r * tiles_c;
+  if (per_plane >= (std::int64_t{1} << 31)) return false;
+  tiles.tiles_r = static_cast<unsigned>(tiles_r);
+  tiles.tiles_c = static_cast<unsigned>(tiles_c);
+  return true;
+}
+
 // Smallest power of two >= n, at least 32 and at most kThreads: threads along one row of a pass.
 inline int lanes_for(std::int64_t n) {
   int lanes = 32;

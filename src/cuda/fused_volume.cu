@@ -118,12 +118,8 @@ bool configure_grid(std::int64_t out_depth, VolumeConfig<T>& config) {
   const PlaneGeometry& g = config.geometry;
   TileGeometry& tiles = config.tiles;
   fused::DepthGeometry& dg = config.depth;
-  const std::int64_t tiles_r = (g.out_rows + tiles.tile_rows - 1) / tiles.tile_rows;
-  const std::int64_t tiles_c = (g.out_cols + tiles.tile_cols - 1) / tiles.tile_cols;
-  const std::int64_t per_plane = tiles_r * tiles_c;
-  if (per_plane >= (std::int64_t{1} << 31)) return false;
-  tiles.tiles_r = static_cast<unsigned>(tiles_r);
-  tiles.tiles_c = static_cast<unsigned>(tiles_c);
+  std::int64_t per_plane = 0;
+  if (!fused::count_tiles(g, tiles, per_plane)) return false;
   tiles.planes_per_block = 1;
   const std::int64_t base = per_plane * g.planes;
   const std::int64_t wanted = multiprocessor_count() * kBlocksPerMultiprocessor;
