@@ -1,17 +1,16 @@
 #!/usr/bin/env python3
-"""How fast plain PyTorch kernels move the bytes of gpu.py's cases: the ceiling under gpu.py's floor.
+"""Whether gpu.py's floor is a fair bar for the byte mixes of its cases.
 
 gpu.py's floor is (input + output bytes) at the copy bandwidth, where reads and writes are equal. Its
 resizing cases are not: an x2 upsample writes 4x what it reads, its backward reads 4x what it writes.
-This script times, in one run, memory-bound PyTorch kernels that read and write the same bytes as
-each case once (nearest upsampling by a broadcast copy for the forward, a sum over each output's block
-for the backward), next to a pure write (fill_), a pure read (sum) and the copy of 2 GiB:
+This script times, in one run, a pure write (fill_), a pure read (sum) and the copy of 2 GiB, and, for
+comparison, plain PyTorch kernels that read and write each case's bytes once (nearest upsampling by a
+broadcast copy for the forward, a sum over each output's block for the backward):
 
     python3 benchmarks/gpu_ceilings.py [--repeats 20] [--out ceilings.md]
 
 Each line: the op, its bytes, median ms, GB/s and the time as % of gpu.py's floor for those bytes
-(above 100% where the op moves its bytes faster than that floor says; below where the byte mix itself
-runs slower than a copy).
+(above 100% where the op moves its bytes faster than that floor says).
 """
 
 from __future__ import annotations
