@@ -2,7 +2,8 @@
 // "along" when the resampled axis is the innermost of the output (8 or 16 lines at a time, interleaved in a
 // scratch block, long lines in cache-sized chunks; line_block.hpp moves float32 lines with AVX2 or AVX-512;
 // channels-last pixels of 2-4 channels and 3 or more taps take this order too, as PixelRows) and "across" otherwise (whole
-// rows of the innermost dim accumulate tap by tap; short_rows.hpp handles rows of at most 64 floats).
+// rows of the innermost dim accumulate tap by tap; short_rows.hpp holds rows of at most 64 floats, and
+// pieces of long rows with many taps, in registers).
 #include "cpu/axis_pass.hpp"
 
 #include <algorithm>
@@ -331,6 +332,11 @@ __attribute__((always_inline)) inline void combine_rows(const Src* x, std::int64
 #else
   (void)streaming;
 #endif
+#if defined(__AVX2__)
+  if constexpr (floats) {
+    if (!streaming && in_inner == 1 && out_inner == 1 && n > 8) return combine_long_row(x, in_step, w, n, len, y);
+  }
+#endif
   if (in_inner == 1 && out_inner == 1 && n <= 8) {
     switch (n) {
       case 1: return combine_fixed_taps<1>(x, in_step, w, len, y);
@@ -378,6 +384,19 @@ __attribute__((always_inline)) inline void combine_rows(const Src* x, std::int64
   }
 }
 
+// The columns of a row that the across loop computes for all of its outputs before it moves on to the
+// next columns. An output reads max_taps input rows, and the next output most of the same ones: when
+// that many whole rows do not fit in the L2 cache (channels-last rows of W x C values with many taps,
+// e.g. the backward of an x32 upsampling), the shared rows would come from memory once for each output,
+// so the rows are cut into columns whose taps fit. Only the loop order changes.
+template <typename Src>
+std::int64_t across_columns(std::int64_t row_len, std::int64_t max_taps) {
+  constexpr std::int64_t kReuseBytes = 512 * 1024, kMinColumns = 1024;
+  const std::int64_t tap_bytes = std::max<std::int64_t>(max_taps, 1) * static_cast<std::int64_t>(sizeof(Src));
+  if (row_len * tap_bytes <= kReuseBytes) return std::max<std::int64_t>(row_len, 1);
+  return std::max(kMinColumns, kReuseBytes / tap_bytes / kMinColumns * kMinColumns);
+}
+
 template <typename Src, typename Dst, typename T>
 void gather_across(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& table,
                    const DimWalker& outer, int inner, Threads threads, Stores stores) {
@@ -391,6 +410,7 @@ void gather_across(const StridedArray& src, const StridedArray& dst, int axis, c
   const std::int64_t out_inner = dst.strides[inner];
   const std::int64_t items = outer.total() * out_len;
   const bool streaming = stores == Stores::streaming;
+  const std::int64_t columns = across_columns<Src>(row_len, table.max_taps());
   run_parts(threads, items, row_len * table.max_taps(), [&](std::int64_t begin, std::int64_t end) {
     // Item = (outer index, j), j fastest: runs of consecutive j within one outer slice, whose offsets
     // are decoded once per run.
@@ -406,9 +426,14 @@ void gather_across(const StridedArray& src, const StridedArray& dst, int axis, c
         }
       }
 #endif
-      for (std::int64_t i = j; i < j_end; ++i) {
-        combine_rows<Src, Dst, T>(in + src_offset + table.first(i) * in_step, in_step, in_inner, table.row(i),
-                                  table.taps(i), row_len, out + dst_offset + i * out_step, out_inner, streaming);
+      for (std::int64_t c0 = 0; c0 < row_len; c0 += columns) {
+        const std::int64_t len = std::min(columns, row_len - c0);
+        const Src* x = in + src_offset + c0 * in_inner;
+        Dst* y = out + dst_offset + c0 * out_inner;
+        for (std::int64_t i = j; i < j_end; ++i) {
+          combine_rows<Src, Dst, T>(x + table.first(i) * in_step, in_step, in_inner, table.row(i), table.taps(i), len,
+                                    y + i * out_step, out_inner, streaming);
+        }
       }
     }
 #ifdef TESSERA_HAS_STREAMING_STORES

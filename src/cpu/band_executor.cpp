@@ -86,9 +86,22 @@ std::int64_t band_height(const plan::ResamplePlan<T>& plan, const std::vector<in
     rows = std::clamp<std::int64_t>(std::max(rows, enough), 1, out_rows);
   }
   if (along_after) rows = std::clamp<std::int64_t>(std::max(rows, along_lines()), 1, out_rows);
+  const std::int64_t threads = get_num_threads();
+  // A band pass that comes first reads the source itself, and when it shrinks, consecutive bands'
+  // windows overlap by (taps - step) rows, read again for each band. Where those rows are too wide to
+  // stay in the cache in between (channels-last rows of W x C values), each thread takes one band of
+  // each slice, as tall as it can be.
+  if (L.band_pass == 0 && table.in_len > out_rows) {
+    constexpr std::int64_t kCachedOverlapBytes = 1024 * 1024;
+    const std::int64_t step = table.in_len / out_rows;
+    const std::int64_t overlap = table.max_taps() - step;
+    if (overlap > 0 && overlap * L.inner_elements[0] * static_cast<std::int64_t>(sizeof(T)) > kCachedOverlapBytes) {
+      const std::int64_t bands = std::max<std::int64_t>(1, (threads + L.outer_count - 1) / L.outer_count);
+      return std::max<std::int64_t>(1, (out_rows + bands - 1) / bands);
+    }
+  }
   // Enough bands for every thread to get several.
-  const std::int64_t wanted = 4 * static_cast<std::int64_t>(get_num_threads());
-  while (rows > 1 && L.outer_count * ((out_rows + rows - 1) / rows) < wanted) rows = (rows + 1) / 2;
+  while (rows > 1 && L.outer_count * ((out_rows + rows - 1) / rows) < 4 * threads) rows = (rows + 1) / 2;
   return rows;
 }
 

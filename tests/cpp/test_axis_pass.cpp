@@ -112,6 +112,13 @@ TEST(AxisPass, AcrossRowsEqualsThePlainLoop) {
       expect_pass_matches<float>({2, out_len, row}, 1, plan::transpose(taps<float>(Mode::nearest, in_len, out_len)));
     }
   }
+  // Many taps on long rows (the backward of an x32 upsampling, about 64 taps a row): rows held in
+  // registers 64 values at a time, and cut into columns where an output's input rows do not fit in the
+  // cache (9000 values: one full column block and a shorter one).
+  for (std::int64_t row : {100, 9000}) {
+    expect_pass_matches<float>({2, 480, row}, 1, plan::transpose(taps<float>(Mode::bilinear, 15, 480)));
+    expect_pass_matches<float>({1, 480, row}, 1, plan::transpose(taps<float>(Mode::bilinear, 15, 480)), true);
+  }
 }
 
 TEST(AxisPass, AlongChannelsLastPixelsEqualsThePlainLoop) {

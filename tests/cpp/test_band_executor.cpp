@@ -112,6 +112,13 @@ TEST(BandExecutor, EqualsPassByPassFor2D) {
   }
 }
 
+TEST(BandExecutor, EqualsPassByPassForWideOverlappingWindows) {
+  // The backward of a x16 upsampling of channels-last data with 128 channels: the first pass's
+  // windows overlap by rows of 16K values, too wide to stay cached between bands, so each thread
+  // takes one tall band.
+  expect_bands_match<float>({1, 128, 8, 8}, options(Mode::bilinear, {128, 128}), true, true);
+}
+
 TEST(BandExecutor, EqualsPassByPassFor3D) {
   for (bool backward : {false, true}) {
     for (bool channels_last : {false, true}) {
