@@ -19,7 +19,7 @@ struct PermuteGroups {
   static constexpr std::int64_t kSpan = 32;   // input samples a group may read
   static constexpr std::int64_t kMaxTaps = 2;
 
-  std::int64_t out_len = 0, groups = 0, taps = 0;  // taps: the most of any row
+  std::int64_t in_len = 0, out_len = 0, groups = 0, taps = 0;  // taps: the most of any row
   std::vector<std::int32_t> index;        // [group][tap][lane]: the tap's sample, from the group's base
   std::vector<float> weight;              // [group][tap][lane]
   std::vector<std::uint16_t> mask;        // [group][tap]: lanes whose row has the tap
@@ -37,6 +37,7 @@ struct PermuteGroups {
 
  private:
   bool cut(const TapRows<float>& rows) {
+    in_len = rows.in_len;
     out_len = rows.out_len;
     groups = (out_len + kWidth - 1) / kWidth;
     taps = 0;

@@ -28,9 +28,17 @@ void permute_lines(const PermuteGroups& p, const float* const* in, float* const*
       const auto at = static_cast<std::size_t>(g * Taps * W);
       const std::int64_t base = p.base[static_cast<std::size_t>(g)], j0 = g * W;
       const std::uint32_t valid = p.load_mask[static_cast<std::size_t>(g)];
-      // Masked loads: samples past those the group reads are neither read nor faulted on.
-      const __m512 low = _mm512_maskz_loadu_ps(static_cast<__mmask16>(valid), line_in + base);
-      const __m512 high = _mm512_maskz_loadu_ps(static_cast<__mmask16>(valid >> 16), line_in + base + W);
+      // Where the 32 samples from base lie inside the line, plain loads (the permutes pick only the
+      // samples the group reads); near the line's end, masked loads, which neither read nor fault on the
+      // samples past those the group reads.
+      __m512 low, high;
+      if (base + 2 * W <= p.in_len) {
+        low = _mm512_loadu_ps(line_in + base);
+        high = _mm512_loadu_ps(line_in + base + W);
+      } else {
+        low = _mm512_maskz_loadu_ps(static_cast<__mmask16>(valid), line_in + base);
+        high = _mm512_maskz_loadu_ps(static_cast<__mmask16>(valid >> 16), line_in + base + W);
+      }
       const std::uint16_t* mask = p.mask.data() + g * Taps;
       __m512 acc = _mm512_maskz_mov_ps(
           mask[0], _mm512_mul_ps(_mm512_permutex2var_ps(low, _mm512_loadu_si512(p.index.data() + at), high),
