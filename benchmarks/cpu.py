@@ -5,7 +5,8 @@ For each case and memory format (NCHW, channels-last) the forward times of tesse
 (F.interpolate) and OpenCV (cv2.resize on the same data as one HWC image) and the backward times of
 tessera (interpolate_backward) and PyTorch (autograd), each against the memory floor (input bytes +
 output bytes at the memcpy bandwidth measured in the same run), tessera's speed-ups, whether the
-targets are met, and whether tessera's result equals PyTorch's within 2e-5 x max(1, |PyTorch|).
+targets are met, and whether tessera's result equals PyTorch's within 2e-5 x max(1, |PyTorch|) (or is nearer to
+PyTorch run in float64 than PyTorch float32 is).
 
     python3 benchmarks/cpu.py                          # every case, 2 threads, median of 7
     python3 benchmarks/cpu.py --quick                  # a subset, median of 3
@@ -128,6 +129,9 @@ class Row:
     floor_ms: float
     times: dict = field(default_factory=lambda: {k: Measure(note="–") for k in IMPLS})
     diff_vs_torch: float | None = None  # max |tessera - torch| / max(1, |torch|)
+    # outside the tolerance only: tessera's max abs. error against PyTorch in float64 is no larger than
+    # PyTorch float32's (long sums round differently; the more accurate one is not the wrong one)
+    nearer_exact: bool | None = None
     check_error: str | None = None  # the comparison could not run, or the layout is wrong
 
     # speed-ups: other time / tessera time
@@ -144,7 +148,7 @@ class Row:
             return False
         if self.diff_vs_torch is None:
             return None
-        return self.diff_vs_torch <= TOLERANCE  # NaN compares False
+        return self.diff_vs_torch <= TOLERANCE or self.nearer_exact is True  # NaN compares False
 
     def targets(self) -> dict:
         """'PASS' / 'MISS' / None (the target does not apply or a time is missing) per target."""
@@ -198,7 +202,8 @@ def match_cell(row: Row) -> str:
         return "NO: " + short(row.check_error, 50)
     if row.diff_vs_torch is None:
         return "–"
-    return ("yes" if row.matches_torch() else "NO") + f" ({row.diff_vs_torch:.1e})"
+    nearer = "; nearer float64" if row.nearer_exact and row.diff_vs_torch > TOLERANCE else ""
+    return ("yes" if row.matches_torch() else "NO") + f" ({row.diff_vs_torch:.1e}{nearer})"
 
 
 def row_label(row: Row) -> str:
@@ -265,7 +270,7 @@ def summary_lines(rows: list[Row]) -> list[str]:
         out.append(line)
     checked = [r for r in rows if r.matches_torch() is not None]
     bad = [r for r in checked if not r.matches_torch()]
-    line = f"- tessera = PyTorch within {TOLERANCE:g} x max(1, |PyTorch|): {len(checked) - len(bad)} of {len(checked)} rows"
+    line = f"- tessera = PyTorch within {TOLERANCE:g} x max(1, |PyTorch|) or nearer float64: {len(checked) - len(bad)} of {len(checked)} rows"
     if bad:
         line += "; not: " + ", ".join(f"{short_label(r)} ({match_cell(r)})" for r in bad)
     out.append(line)
@@ -311,8 +316,9 @@ def header_lines(meta: dict) -> list[str]:
         f"- Speed-up = other time / tessera time. Targets: >= {TARGET_VS_TORCH:g}x PyTorch (forward and backward, "
         f"same layout), >= {TARGET_VS_OPENCV:g}x OpenCV (forward, channels-last row only), "
         f">= {100 * TARGET_FLOOR:.0f}% of the floor (tessera).",
-        f"- = PyTorch: max |tessera - PyTorch| / max(1, |PyTorch|) over the result, 'yes' when <= {TOLERANCE:g} "
-        "(a sanity check; the test suite is the real one).",
+        f"- = PyTorch: max |tessera - PyTorch| / max(1, |PyTorch|) over the result, 'yes' when <= {TOLERANCE:g}, "
+        "or when tessera's max abs. error against PyTorch run in float64 is no larger than PyTorch float32's "
+        "('nearer float64'; a sanity check; the test suite is the real one).",
     ]
 
 
@@ -722,7 +728,7 @@ def run_case(case: Case, args, bandwidth_gbs: float, cv: OpenCV, notes: list) ->
                     elif not max_rel_diff(into_torch(), ref) <= TOLERANCE:  # the same kernel, maybe another order
                         row.check_error = "PyTorch's result written with out= differs from F.interpolate's"
                 row.diff_vs_torch = max_rel_diff(mine, ref)
-                if not row.matches_torch():
+                if not row.diff_vs_torch <= TOLERANCE:
                     text = describe_difference(mine, ref)
                     try:  # who is closer to the exact result: PyTorch in float64 as the judge
                         if direction == "fwd":
@@ -732,6 +738,7 @@ def run_case(case: Case, args, bandwidth_gbs: float, cv: OpenCV, notes: list) ->
                             exact = torch.autograd.grad(F.interpolate(xd, **kw), xd, g_t.double())[0]
                         err_t = float((torch.as_tensor(mine).double() - exact).abs().max())
                         err_p = float((ref.double() - exact).abs().max())
+                        row.nearer_exact = err_t <= err_p
                         text += (f"; against PyTorch in float64 (max |.| {float(exact.abs().max()):.3g}): "
                                  f"tessera max abs. error {err_t:.1e}, PyTorch float32 {err_p:.1e}")
                         del exact
