@@ -34,6 +34,7 @@ CASES = {
     "nearest-x2": ((1, 16, 512, 512), dict(scale_factor=2, mode="nearest")),
     "area-4": ((1, 16, 2048, 2048), dict(scale_factor=0.25, mode="area")),
     "bilinear-aa-3": ((1, 16, 1536, 1536), dict(scale_factor=1 / 3, mode="bilinear", antialias=True)),
+    "bicubic-aa-3.5": ((1, 16, 1792, 1792), dict(scale_factor=1 / 3.5, mode="bicubic", antialias=True)),
     "rgb-x2": ((1, 3, 2048, 2048), dict(scale_factor=2, mode="bilinear")),
     "x32": ((1, 512, 15, 15), dict(scale_factor=32, mode="bilinear")),
 }

@@ -1,7 +1,7 @@
 // short_rows.hpp — the "across" loop with the accumulators in registers. When every row holds at most 64
 // contiguous float32 values (channels-last data with few channels, RGB say), with AVX2 a row is one to
 // eight masked vectors held in registers across all taps, and a whole run of outputs is one tight loop
-// (without AVX2 such rows take the general loop). A long row with many taps is cut into such pieces. The lanes compute the scalar loop's sequence (acc = x0*w0;
+// (without AVX2 such rows take the general loop). The lanes compute the scalar loop's sequence (acc = x0*w0;
 // acc = acc + xk*wk, each rounded on its own), so the bits are the same. Included by axis_pass.cpp only,
 // inside each CPU target's namespace.
 #pragma once
@@ -40,29 +40,18 @@ inline __m256 masked_load(const float* p, LaneMask m) { return _mm256_maskload_p
 inline void masked_store(float* p, LaneMask m, __m256 v) { _mm256_maskstore_ps(p, m, v); }
 #endif
 
-// All eight lanes, or those of `m`.
-template <bool Masked>
-inline __m256 load_lanes(const float* p, LaneMask m) {
-  if constexpr (Masked) {
-    return masked_load(p, m);
-  } else {
-    (void)m;
-    return _mm256_loadu_ps(p);
-  }
-}
-
 // acc = x0*w[0] + x1*w[1] + ... over n taps (rows in_step apart), left to right. Taps > 0 fixes n at
-// compile time, so the tap loop unrolls away. Masked = false reads all lanes (the mask is ignored).
-template <int Taps, int Vectors, bool Masked = true>
+// compile time, so the tap loop unrolls away.
+template <int Taps, int Vectors>
 inline void accumulate_taps(const float* x, std::int64_t in_step, const float* w, std::int64_t n,
                             const LaneMask mask[Vectors], __m256 acc[Vectors]) {
   const std::int64_t taps = Taps > 0 ? Taps : n;
-  for (int v = 0; v < Vectors; ++v) acc[v] = _mm256_mul_ps(load_lanes<Masked>(x + 8 * v, mask[v]), _mm256_set1_ps(w[0]));
+  for (int v = 0; v < Vectors; ++v) acc[v] = _mm256_mul_ps(masked_load(x + 8 * v, mask[v]), _mm256_set1_ps(w[0]));
 #pragma GCC unroll 4
   for (std::int64_t k = 1; k < taps; ++k) {
     const __m256 wk = _mm256_set1_ps(w[k]);
     for (int v = 0; v < Vectors; ++v) {
-      acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(load_lanes<Masked>(x + k * in_step + 8 * v, mask[v]), wk));
+      acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(masked_load(x + k * in_step + 8 * v, mask[v]), wk));
     }
   }
 }
@@ -109,26 +98,6 @@ inline void combine_short_rows(const float* x, std::int64_t in_step, const TapRo
   }
 }
 
-// y[i] = sum_k x[k * in_step + i] * w[k] for i < len, n >= 1 taps, on one row of any length: pieces of
-// kShortRowMax values, each held in registers across all n taps. (A row accumulated in memory tap by
-// tap loads and stores every accumulator once per tap, which bounds the pass when taps are many.)
-[[gnu::noinline]] inline void combine_long_row(const float* x, std::int64_t in_step, const float* w, std::int64_t n,
-                                               std::int64_t len, float* y) {
-  constexpr int kVectors = kShortRowMax / 8;
-  LaneMask mask[kVectors];
-  for (int v = 0; v < kVectors; ++v) mask[v] = lane_mask(8);
-  __m256 acc[kVectors];
-  std::int64_t i0 = 0;
-  for (; i0 + kShortRowMax <= len; i0 += kShortRowMax) {
-    accumulate_taps<0, kVectors, false>(x + i0, in_step, w, n, mask, acc);
-    for (int v = 0; v < kVectors; ++v) _mm256_storeu_ps(y + i0 + 8 * v, acc[v]);
-  }
-  if (i0 < len) {
-    for (int v = 0; v < kVectors; ++v) mask[v] = lane_mask(len - i0 - 8 * v);
-    accumulate_taps<0, kVectors>(x + i0, in_step, w, n, mask, acc);
-    for (int v = 0; v < kVectors; ++v) masked_store(y + i0 + 8 * v, mask[v], acc[v]);
-  }
-}
 #endif
 
 }  // namespace tessera::cpu::TESSERA_CPU_TARGET

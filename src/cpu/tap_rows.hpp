@@ -20,6 +20,7 @@ struct TapRows {
   std::int64_t out_len = 0;      // number of rows
   std::int64_t input_start = 0;  // where the input part starts in the table's input
   std::int64_t widest = 0;       // at least the largest tap count of the rows (a cost estimate)
+  bool shrinks = false;          // the whole table has fewer outputs than inputs (a slice may not)
   static constexpr std::int64_t step = 1;  // input elements between a row's consecutive taps
   // The rows cut into groups for the along pass by permutes, where built for them (float32 only).
   const PermuteGroups* permute = nullptr;
@@ -53,6 +54,7 @@ TapRows<T> tap_rows(const plan::TapTable<T>& table) {
   rows.in_len = table.in_len;
   rows.out_len = table.out_len;
   rows.widest = table.max_taps();
+  rows.shrinks = table.out_len < table.in_len;
   return rows;
 }
 

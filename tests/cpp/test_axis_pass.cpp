@@ -112,13 +112,27 @@ TEST(AxisPass, AcrossRowsEqualsThePlainLoop) {
       expect_pass_matches<float>({2, out_len, row}, 1, plan::transpose(taps<float>(Mode::nearest, in_len, out_len)));
     }
   }
-  // Many taps on long rows (the backward of an x32 upsampling, about 64 taps a row): rows held in
-  // registers 64 values at a time, and cut into columns where an output's input rows do not fit in the
-  // cache (9000 values: one full column block and a shorter one).
+  // A shrinking pass with many taps (the backward of an x32 upsampling, about 64 taps a row), summed in
+  // the order of the input rows: short rows, rows cut into pieces of columns (70000 values: a full piece
+  // and a short one).
   for (std::int64_t row : {100, 9000}) {
     expect_pass_matches<float>({2, 480, row}, 1, plan::transpose(taps<float>(Mode::bilinear, 15, 480)));
     expect_pass_matches<float>({1, 480, row}, 1, plan::transpose(taps<float>(Mode::bilinear, 15, 480)), true);
+    expect_pass_matches<double>({1, 480, row}, 1, plan::transpose(taps<double>(Mode::bilinear, 15, 480)));
   }
+  expect_pass_matches<float>({1, 96, 70000}, 1, plan::transpose(taps<float>(Mode::bilinear, 3, 96)));
+  // Rows without taps between overlapping rows of many (input order: the zero rows are written, and the
+  // rows around them still find their inputs).
+  plan::TapTableBuilder<float> builder(40, 7);
+  std::vector<float> w(12);
+  for (std::size_t k = 0; k < w.size(); ++k) w[k] = 0.25f + 0.125f * static_cast<float>(k);
+  for (auto [first, count] : {std::pair<std::int64_t, std::int64_t>{0, 0}, {0, 12}, {0, 0}, {6, 12}, {20, 12}, {0, 0},
+                              {32, 8}}) {
+    builder.add_row(first, w.data(), count);
+  }
+  const plan::TapTable<float> gappy = builder.finish();
+  expect_pass_matches<float>({2, 40, 20000}, 1, gappy);
+  expect_pass_matches<float>({1, 40, 20000}, 1, gappy, true);
 }
 
 TEST(AxisPass, AlongChannelsLastPixelsEqualsThePlainLoop) {
