@@ -5,8 +5,8 @@ For each case and memory format (NCHW, channels-last) the forward times of tesse
 (F.interpolate) and OpenCV (cv2.resize on the same data as one HWC image) and the backward times of
 tessera (interpolate_backward) and PyTorch (autograd), each against the memory floor (input bytes +
 output bytes at the memcpy bandwidth measured in the same run), tessera's speed-ups, whether the
-targets are met, and whether tessera's result equals PyTorch's within 2e-5 x max(1, |PyTorch|) (or is nearer to
-PyTorch run in float64 than PyTorch float32 is).
+targets are met, and whether tessera's result equals PyTorch's within 2e-5 x max(1, |PyTorch|) (or lies
+nearer to PyTorch run in float64 than PyTorch float32 does).
 
     python3 benchmarks/cpu.py                          # every case, 2 threads, median of 7
     python3 benchmarks/cpu.py --quick                  # a subset, median of 3
@@ -270,7 +270,8 @@ def summary_lines(rows: list[Row]) -> list[str]:
         out.append(line)
     checked = [r for r in rows if r.matches_torch() is not None]
     bad = [r for r in checked if not r.matches_torch()]
-    line = f"- tessera = PyTorch within {TOLERANCE:g} x max(1, |PyTorch|) or nearer float64: {len(checked) - len(bad)} of {len(checked)} rows"
+    line = (f"- tessera = PyTorch within {TOLERANCE:g} x max(1, |PyTorch|) or nearer float64: "
+            f"{len(checked) - len(bad)} of {len(checked)} rows")
     if bad:
         line += "; not: " + ", ".join(f"{short_label(r)} ({match_cell(r)})" for r in bad)
     out.append(line)
