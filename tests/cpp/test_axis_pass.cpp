@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "core/half_float.hpp"
 #include "cpu/axis_pass.hpp"
 #include "plan/axis_taps.hpp"
 #include "plan/buffer_layout.hpp"
@@ -133,6 +134,29 @@ TEST(AxisPass, AcrossRowsEqualsThePlainLoop) {
   const plan::TapTable<float> gappy = builder.finish();
   expect_pass_matches<float>({2, 40, 20000}, 1, gappy);
   expect_pass_matches<float>({1, 40, 20000}, 1, gappy, true);
+}
+
+// float16 rows summed in input order into float32 (the first pass of a float16 x32 backward): each
+// value converted once, then the same sequence as the plain loop on the converted values.
+TEST(AxisPass, Float16RowsInInputOrderEqualThePlainLoop) {
+  const plan::TapTable<float> table = plan::transpose(taps<float>(Mode::bilinear, 15, 480));
+  const std::vector<std::int64_t> shape = {1, 480, 3000};
+  std::mt19937 rng(7);
+  std::normal_distribution<float> dist;
+  std::vector<Float16> x(static_cast<std::size_t>(shape[1] * shape[2]));
+  std::vector<float> widened(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    x[i] = to_float16(dist(rng));
+    widened[i] = to_float(x[i]);
+  }
+  const std::vector<float> expected = plain_pass(widened, shape, 1, table);
+  plan::ArrayView src = plan::dense_array_view(shape, {0, 1, 2}, DType::float16);
+  src.data = x.data();
+  std::vector<float> y(expected.size(), -777.0f);
+  plan::ArrayView dst = plan::dense_array_view({1, table.out_len, shape[2]}, {0, 1, 2}, DType::float32);
+  dst.data = y.data();
+  cpu::run_axis_pass<float>(src, dst, 1, cpu::tap_rows(table), cpu::Threads::pool);
+  EXPECT_EQ(0, std::memcmp(expected.data(), y.data(), expected.size() * sizeof(float)));
 }
 
 TEST(AxisPass, AlongChannelsLastPixelsEqualsThePlainLoop) {
