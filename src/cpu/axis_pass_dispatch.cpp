@@ -16,7 +16,7 @@ Target chosen_target() {
     const char* cap = std::getenv("TESSERA_CPU_TARGET");
     if (cap != nullptr && std::strcmp(cap, "baseline") == 0) return Target::baseline;
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") == 0) return Target::baseline;
+    if (__builtin_cpu_supports("avx2") == 0 || __builtin_cpu_supports("f16c") == 0) return Target::baseline;
 #ifdef TESSERA_CPU_HAS_AVX512
     const bool avx2_cap = cap != nullptr && std::strcmp(cap, "avx2") == 0;
     if (!avx2_cap && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&

@@ -9,9 +9,14 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "core/half_float.hpp"
 #include "cpu/tap_rows.hpp"
+
+#if defined(__F16C__) && defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 namespace tessera::cpu::TESSERA_CPU_TARGET {
 
@@ -39,6 +44,21 @@ void add_rows(const Src* x, std::int64_t in_step, const T* w, bool start, std::i
     wk[k] = w[k];
     xk[k] = x + k * in_step;
   }
+#if defined(__F16C__) && defined(__AVX2__)
+  if constexpr (std::is_same_v<Src, Float16> && std::is_same_v<T, float>) {
+    // float16 widened eight at a time by the hardware (the software conversion bounded this loop at
+    // twice bfloat16's time). It quiets a signalling NaN, which the multiply after it does anyway.
+    const auto widen = [](const Float16* p) {
+      return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    };
+    for (; i0 + 8 <= i1; i0 += 8) {
+      __m256 acc = _mm256_mul_ps(widen(xk[0] + i0), _mm256_set1_ps(wk[0]));
+      if (!start) acc = _mm256_add_ps(_mm256_loadu_ps(y + i0), acc);
+      for (int k = 1; k < Taps; ++k) acc = _mm256_add_ps(acc, _mm256_mul_ps(widen(xk[k] + i0), _mm256_set1_ps(wk[k])));
+      _mm256_storeu_ps(y + i0, acc);
+    }
+  }
+#endif
   if (start) {
     for (std::int64_t i = i0; i < i1; ++i) {
       T acc = load_as<T>(xk[0][i]) * wk[0];
