@@ -416,7 +416,7 @@ void gather_across(const StridedArray& src, const StridedArray& dst, int axis, c
   const bool streaming = stores == Stores::streaming;
   const std::int64_t columns = across_columns<Src>(row_len, table.max_taps());
   const bool input_order = std::is_same_v<Dst, T> && in_inner == 1 && out_inner == 1 && table.shrinks &&
-                           table.max_taps() > 8 && taps_move_forward(table, 0, out_len);
+                           table.max_taps() > 8 && taps_move_forward(table);
   run_parts(threads, items, row_len * table.max_taps(), [&](std::int64_t begin, std::int64_t end) {
     // Item = (outer index, j), j fastest: runs of consecutive j within one outer slice, whose offsets
     // are decoded once per run.

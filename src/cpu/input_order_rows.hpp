@@ -20,12 +20,12 @@
 
 namespace tessera::cpu::TESSERA_CPU_TARGET {
 
-// Whether the nonempty rows of [j0, j1) have non-decreasing first inputs and ends, as every mode's
-// tables do: then the outputs a given input row feeds are consecutive, and the loop below finds them.
+// Whether the nonempty rows have non-decreasing first inputs and ends, as every mode's tables do: then
+// the outputs a given input row feeds are consecutive, and the loop below finds them.
 template <typename T>
-bool taps_move_forward(const TapRows<T>& table, std::int64_t j0, std::int64_t j1) {
+bool taps_move_forward(const TapRows<T>& table) {
   std::int64_t first = 0, end = 0;
-  for (std::int64_t j = j0; j < j1; ++j) {
+  for (std::int64_t j = 0; j < table.out_len; ++j) {
     if (table.taps(j) == 0) continue;
     if (table.first(j) < first || table.first(j) + table.taps(j) < end) return false;
     first = table.first(j);
