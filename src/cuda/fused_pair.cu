@@ -14,6 +14,7 @@
 #include "cuda/fused_pair.cuh"
 #include "cuda/fused_pair_kernels.cuh"
 #include "cuda/fused_tiles.hpp"
+#include "cuda/sliding_pair.cuh"
 
 namespace tessera::cuda {
 namespace {
@@ -190,6 +191,10 @@ void launch_typed(const DeviceArray& src, const DeviceArray& dst, FusedConfig<T>
                   const DeviceTaps<T>& second_taps, cudaStream_t stream) {
   const int V = config.run;
   const PlaneGeometry& g = config.geometry;
+  if (config.cols_first && sliding::launch_sliding_pair<Src, Dst, T>(src, dst, g, config.kernel_taps, first_taps,
+                                                                     second_taps, stream)) {
+    return;
+  }
   // Whole runs on the big side: every row of it starts on a run boundary, and so does every tile.
   if (config.cols_first) {
     config.tiles.aligned = run_aligned<Dst>(dst.data, V, g.dst_row) && (g.planes == 1 || g.dst_plane % V == 0) &&

@@ -330,6 +330,12 @@ PATH_CASES = [
     ("bilinear", (1, 1, 300, 1), dict(size=(97, 40)), "contiguous"),
     ("bilinear", (2, 64, 15, 15), dict(scale_factor=32), "channels_last"),
     ("bilinear", (2, 3, 40, 50), dict(scale_factor=2), "channels_last"),
+    # the sliding cols-first kernel (upsampling tables of at most 4 taps): channels-last runs of one col
+    # (16 and 8 channels), runs of several cols (3 channels above, plain layouts), rows off a run
+    ("bicubic", (2, 16, 20, 24), dict(scale_factor=2), "channels_last"),
+    ("bilinear", (1, 8, 37, 50), dict(scale_factor=(2, 3)), "channels_last"),
+    ("bicubic", (2, 3, 30, 41), dict(scale_factor=2), "offset"),
+    ("bicubic", (1, 2, 33, 70), dict(scale_factor=1.3, align_corners=True), "contiguous"),
     ("bilinear", (2, 16, 40, 50), dict(size=(33, 97), antialias=True), "channels_last"),
     ("bicubic", (1, 8, 90, 70), dict(scale_factor=1 / 3, antialias=True), "channels_last"),
     ("area", (2, 12, 64, 64), dict(scale_factor=0.25), "channels_last"),

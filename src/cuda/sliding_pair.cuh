@@ -1,0 +1,293 @@
+// sliding_pair.cuh — the cols-first pass pair of few taps (upsampling by bilinear or bicubic tables)
+// without shared intermediates: each thread owns a run of V output elements of a row and walks down
+// R output rows, keeping the cols pass of the K input rows its current output row reads in registers
+// (a window that slides down the input as the output rows advance). The cols-first kernel of
+// fused_pair_kernels.cuh stages those rows in shared memory behind a barrier; here there is no barrier
+// and no shared round trip, and each input row's cols pass is computed once per thread and reused by
+// every output row that reads it. The sums are the same, term for term: cols pass acc = x0*w0, then
+// acc + xk*wk upwards; rows pass over the window likewise.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "cuda/arithmetic.cuh"
+#include "cuda/axis_pass.cuh"
+#include "cuda/fused_pair_kernels.cuh"
+#include "cuda/vector_io.cuh"
+
+namespace tessera::cuda::sliding {
+
+using fused::kMinBlocks;
+using fused::kThreads;
+using fused::PlaneGeometry;
+
+// A rows-pass table row staged in shared memory for the block.
+template <typename T, int K>
+struct StagedRow {
+  std::int64_t first;
+  int n;
+  T w[K];
+};
+
+template <typename T, int K>
+__host__ __device__ constexpr std::int64_t staged_row_bytes(int rows) {
+  return (rows * static_cast<std::int64_t>(sizeof(StagedRow<T, K>)) + 15) / 16 * 16;
+}
+
+struct SlideGeometry {
+  int lanes = 0;             // threads along a row (a power of two, at most kThreads)
+  int rows_per_thread = 0;   // output rows one thread walks down (R)
+  int rows_per_block = 0;    // (kThreads / lanes) * R
+  unsigned chunks = 0;       // blocks along a row
+  unsigned row_blocks = 0;   // blocks along the rows of a plane
+  bool src_runs = false;     // one col per run and every run of the source aligned (vector loads)
+  bool dst_aligned = false;  // every whole output run aligned (vector stores)
+};
+
+// Elements per thread: 16 bytes of the output, at most 4 with 4-tap tables (registers: the window is
+// K x V values).
+template <typename Dst, int K>
+inline constexpr int kSlideRun = std::min(16 / static_cast<int>(sizeof(Dst)), K == 4 ? 4 : 8);
+
+// The cols pass of one input row for a thread's V elements. Per-element taps (plain layouts, where the
+// V elements are V cols) are staged in shared memory for the block's elements, V x K weights being
+// more registers than the window leaves; OneCol (channels-last rows whose channels fill whole runs):
+// one col for all V elements, its K weights in registers and its input loaded as runs.
+template <bool OneCol, typename Src, typename T, int K, int V>
+struct ColTaps;
+
+// Staged col taps of a block's elements: meta = tap count | first source element << kMetaShift, and
+// the weights as w[k][element] (a thread's V weights of tap k are one vector load).
+inline constexpr int kMetaShift = 3;
+
+template <typename T, int K>
+__host__ __device__ constexpr std::int64_t staged_col_bytes(int elements) {
+  return (static_cast<std::int64_t>(elements) * (4 + K * static_cast<std::int64_t>(sizeof(T))) + 15) / 16 * 16;
+}
+
+template <typename Src, typename T, int K, int V>
+struct ColTaps<false, Src, T, K, V> {
+  int meta[V];
+  const T* w;  // this thread's weights of tap 0 in shared memory; tap k is `stride` elements further
+  int stride, inner;
+
+  // Stages the taps of elements [chunk_e0, chunk_e0 + count) (all threads; a barrier must follow).
+  __device__ static void stage(const DeviceTaps<T>& cols, std::int64_t chunk_e0, int count, std::int64_t elems,
+                               int inner, unsigned char* shared) {
+    int* meta = reinterpret_cast<int*>(shared);
+    T* w = reinterpret_cast<T*>(shared + (static_cast<std::int64_t>(count) * 4 + 15) / 16 * 16);
+    for (int e = threadIdx.x; e < count; e += kThreads) {
+      const std::int64_t element = chunk_e0 + e;
+      int m = 0;
+      T wk[K] = {};
+      if (element < elems) {
+        const std::int64_t col = element / inner, channel = element - col * inner;
+        const RowTaps<T, K> r = load_row<T, K>(cols.first, cols.offset, cols.weights, col);
+        if (r.n > 0) m = r.n | static_cast<int>(r.first * inner + channel) << kMetaShift;
+#pragma unroll
+        for (int k = 0; k < K; ++k) wk[k] = r.w[k];
+      }
+      meta[e] = m;
+#pragma unroll
+      for (int k = 0; k < K; ++k) w[k * count + e] = wk[k];
+    }
+  }
+
+  __device__ void fetch(int local_e0, int count, int inner_, const unsigned char* shared) {
+    inner = inner_;
+    stride = count;
+    load_words(reinterpret_cast<const int*>(shared) + local_e0, reinterpret_cast<unsigned(&)[V]>(meta));
+    w = reinterpret_cast<const T*>(shared + (static_cast<std::int64_t>(count) * 4 + 15) / 16 * 16) + local_e0;
+  }
+
+  __device__ void apply(const Src* row, T (&h)[V]) const {
+    T wk[K][V];
+#pragma unroll
+    for (int k = 0; k < K; ++k) load_run<true>(w + k * stride, V, wk[k]);
+#pragma unroll
+    for (int i = 0; i < V; ++i) {
+      const int n = meta[i] & ((1 << kMetaShift) - 1);
+      const Src* x = row + (meta[i] >> kMetaShift);
+      T acc = T(0);
+      if (n > 0) {
+        acc = mul_rn(load<T>(x[0]), wk[0][i]);
+#pragma unroll
+        for (int k = 1; k < K; ++k) {
+          if (k < n) acc = add_rn(acc, mul_rn(load<T>(x[k * inner]), wk[k][i]));
+        }
+      }
+      h[i] = acc;
+    }
+  }
+};
+
+template <typename Src, typename T, int K, int V>
+struct ColTaps<true, Src, T, K, V> {
+  RowTaps<T, K> col;
+  std::int64_t base;
+  int inner;
+
+  __device__ void fetch(const DeviceTaps<T>& cols, std::int64_t e0, int inner_) {
+    inner = inner_;
+    const std::int64_t c = e0 / inner;
+    col = load_row<T, K>(cols.first, cols.offset, cols.weights, c);
+    base = col.first * inner + (e0 - c * inner);
+  }
+
+  __device__ void apply(const Src* row, T (&h)[V]) const {
+    fused::gather_run<true, false>(row + base, inner, col, V, h);
+  }
+};
+
+// Output rows [block_r0 + group * R, + R) of one plane, elements [e0, e0 + V) of each.
+template <typename Src, typename Dst, typename T, int K, int V, bool OneCol>
+__global__ void __launch_bounds__(kThreads, K == 4 ? 3 : kMinBlocks)
+    slide_cols_then_rows(const Src* __restrict__ src, Dst* __restrict__ dst, PlaneGeometry g, SlideGeometry s,
+                         DeviceTaps<T> cols, DeviceTaps<T> rows) {
+  extern __shared__ __align__(16) unsigned char shared_bytes[];
+  StagedRow<T, K>* staged = reinterpret_cast<StagedRow<T, K>*>(shared_bytes);
+  unsigned char* col_shared = shared_bytes + staged_row_bytes<T, K>(s.rows_per_block);
+  const unsigned chunk = blockIdx.x % s.chunks, rest = blockIdx.x / s.chunks;
+  const unsigned row_block = rest % s.row_blocks;
+  const std::int64_t plane = rest / s.row_blocks;
+  const std::int64_t block_r0 = static_cast<std::int64_t>(row_block) * s.rows_per_block;
+  const int block_rows = static_cast<int>(min(static_cast<std::int64_t>(s.rows_per_block), g.out_rows - block_r0));
+  for (int r = threadIdx.x; r < block_rows; r += kThreads) {
+    const RowTaps<T, K> row = load_row<T, K>(rows.first, rows.offset, rows.weights, block_r0 + r);
+    StagedRow<T, K> sr;
+    sr.first = row.first;
+    sr.n = row.n;
+#pragma unroll
+    for (int k = 0; k < K; ++k) sr.w[k] = row.w[k];
+    staged[r] = sr;
+  }
+  const int chunk_elements = s.lanes * V;
+  const std::int64_t elems = g.out_cols * g.inner;
+  const std::int64_t chunk_e0 = static_cast<std::int64_t>(chunk) * chunk_elements;
+  if constexpr (!OneCol) ColTaps<false, Src, T, K, V>::stage(cols, chunk_e0, chunk_elements, elems, g.inner, col_shared);
+  __syncthreads();
+  const int lane = threadIdx.x % s.lanes, group = threadIdx.x / s.lanes;
+  const std::int64_t e0 = chunk_e0 + lane * V;
+  const int r_begin = group * s.rows_per_thread;
+  const int r_end = min(r_begin + s.rows_per_thread, block_rows);
+  if (e0 >= elems || r_begin >= r_end) return;
+  ColTaps<OneCol, Src, T, K, V> taps;
+  if constexpr (OneCol) {
+    taps.fetch(cols, e0, g.inner);
+  } else {
+    taps.fetch(lane * V, chunk_elements, g.inner, col_shared);
+  }
+  const Src* in = src + plane * g.src_plane;
+  Dst* out = dst + plane * g.dst_plane + block_r0 * g.dst_row + e0;
+  const bool whole_run = s.dst_aligned && e0 + V <= elems;
+  const int count = static_cast<int>(min(static_cast<std::int64_t>(V), elems - e0));
+  T h[K][V];  // the cols pass of input rows a, a + 1, ..., a + K - 1
+  std::int64_t a = -(std::int64_t{1} << 62);
+  for (int r = r_begin; r < r_end; ++r) {
+    const StagedRow<T, K> row = staged[r];
+    T acc[V];
+    if (row.n == 0) {
+#pragma unroll
+      for (int i = 0; i < V; ++i) acc[i] = T(0);
+    } else {
+      const std::int64_t shift = row.first - a;
+      if (shift != 0) {
+        // Keep the window's rows that the new one shares (it slides down by `shift` < K rows), compute
+        // the others.
+        const int keep = (shift > 0 && shift < K) ? K - static_cast<int>(shift) : 0;
+#pragma unroll
+        for (int step = 1; step < K; ++step) {
+          if (step <= K - keep && keep > 0) {
+#pragma unroll
+            for (int k = 0; k + 1 < K; ++k) {
+#pragma unroll
+              for (int i = 0; i < V; ++i) h[k][i] = h[k + 1][i];
+            }
+          }
+        }
+        a = row.first;
+#pragma unroll
+        for (int k = 0; k < K; ++k) {
+          if (k >= keep && a + k < g.in_rows) taps.apply(in + (a + k) * g.src_row, h[k]);
+        }
+      }
+#pragma unroll
+      for (int i = 0; i < V; ++i) acc[i] = mul_rn(h[0][i], row.w[0]);
+#pragma unroll
+      for (int k = 1; k < K; ++k) {
+        if (k < row.n) {
+#pragma unroll
+          for (int i = 0; i < V; ++i) acc[i] = add_rn(acc[i], mul_rn(h[k][i], row.w[k]));
+        }
+      }
+    }
+    store_run<Dst>(out + r * g.dst_row, whole_run, count, acc);
+  }
+}
+
+inline void check_launch(cudaError_t status) {
+  if (status != cudaSuccess) throw std::runtime_error(std::string("tessera CUDA: sliding pass launch: ") + cudaGetErrorString(status));
+}
+
+// Launches the sliding kernel for a cols-first pair whose tables have at most 4 taps per row; false
+// where it does not apply (the caller then takes the staged cols-first kernel).
+template <typename Src, typename Dst, typename T>
+bool launch_sliding_pair(const DeviceArray& src, const DeviceArray& dst, const PlaneGeometry& g, std::int64_t taps,
+            const DeviceTaps<T>& cols, const DeviceTaps<T>& rows, cudaStream_t stream) {
+  const int K = fused::taps_bound(taps);
+  if (K != 2 && K != 4) return false;
+  // first source elements of a row fit the staged col taps' meta word
+  if (g.in_cols * g.inner >= (std::int64_t{1} << (31 - kMetaShift))) return false;
+  auto run = [&](auto k_value, auto one_col) {
+    constexpr int KK = decltype(k_value)::value;
+    constexpr bool OneCol = decltype(one_col)::value;
+    constexpr int V = kSlideRun<Dst, KK>;
+    SlideGeometry s;
+    const std::int64_t elems = g.out_cols * g.inner;
+    const std::int64_t threads_per_row = (elems + V - 1) / V;
+    s.lanes = fused::lanes_for(threads_per_row);
+    const std::int64_t chunks = (threads_per_row + s.lanes - 1) / s.lanes;
+    const int groups = kThreads / s.lanes;
+    // Rows per thread: 16 (each input row's cols pass reused by the output rows that read it), fewer
+    // where that leaves under four waves of blocks.
+    const std::int64_t wanted_blocks = 4LL * multiprocessor_count() * kMinBlocks;
+    int R = 16;
+    auto blocks_for = [&](int rows_per_thread) {
+      const std::int64_t per_block = static_cast<std::int64_t>(groups) * rows_per_thread;
+      return g.planes * ((g.out_rows + per_block - 1) / per_block) * chunks;
+    };
+    while (R > 2 && blocks_for(R) < wanted_blocks) R /= 2;
+    s.rows_per_thread = R;
+    s.rows_per_block = groups * R;
+    const std::int64_t row_blocks = (g.out_rows + s.rows_per_block - 1) / s.rows_per_block;
+    const std::int64_t blocks = blocks_for(R);
+    if (blocks >= (std::int64_t{1} << 31) || chunks * row_blocks >= (std::int64_t{1} << 31)) return false;
+    s.chunks = static_cast<unsigned>(chunks);
+    s.row_blocks = static_cast<unsigned>(row_blocks);
+    s.dst_aligned = run_aligned<Dst>(dst.data, V, g.dst_row) && (g.planes == 1 || g.dst_plane % V == 0) && elems % V == 0;
+    const std::size_t shared = static_cast<std::size_t>(
+        staged_row_bytes<T, KK>(s.rows_per_block) + (OneCol ? 0 : staged_col_bytes<T, KK>(s.lanes * V)));
+    slide_cols_then_rows<Src, Dst, T, KK, V, OneCol><<<static_cast<unsigned>(blocks), kThreads, shared, stream>>>(
+        static_cast<const Src*>(src.data), static_cast<Dst*>(dst.data), g, s, cols, rows);
+    check_launch(cudaGetLastError());
+    return true;
+  };
+  // One col per run, loaded as runs: channels-last rows whose channels fill whole runs, every run aligned.
+  auto one_col = [&](auto k_value) {
+    constexpr int V = kSlideRun<Dst, decltype(k_value)::value>;
+    return g.inner % V == 0 && run_aligned<Src>(src.data, V, g.src_row) && (g.planes == 1 || g.src_plane % V == 0);
+  };
+  if (K == 2) {
+    return one_col(std::integral_constant<int, 2>{}) ? run(std::integral_constant<int, 2>{}, std::true_type{})
+                                                     : run(std::integral_constant<int, 2>{}, std::false_type{});
+  }
+  // 4-tap runs of several cols (V x K weights, 80 registers) measured slower than the staged kernel.
+  return one_col(std::integral_constant<int, 4>{}) && run(std::integral_constant<int, 4>{}, std::true_type{});
+}
+
+}  // namespace tessera::cuda::sliding
