@@ -193,6 +193,7 @@ void launch_typed(const DeviceArray& src, const DeviceArray& dst, FusedConfig<T>
   const PlaneGeometry& g = config.geometry;
   if (config.cols_first && sliding::launch_sliding_pair<Src, Dst, T>(src, dst, g, config.kernel_taps, first_taps,
                                                                      second_taps, stream)) {
+    check(cudaGetLastError(), "sliding pass launch");
     return;
   }
   // Whole runs on the big side: every row of it starts on a run boundary, and so does every tile.

@@ -12,8 +12,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <stdexcept>
-#include <string>
 
 #include "cuda/arithmetic.cuh"
 #include "cuda/axis_pass.cuh"
@@ -45,7 +43,6 @@ struct SlideGeometry {
   int rows_per_block = 0;    // (kThreads / lanes) * R
   unsigned chunks = 0;       // blocks along a row
   unsigned row_blocks = 0;   // blocks along the rows of a plane
-  bool src_runs = false;     // one col per run and every run of the source aligned (vector loads)
   bool dst_aligned = false;  // every whole output run aligned (vector stores)
 };
 
@@ -65,9 +62,14 @@ struct ColTaps;
 // the weights as w[k][element] (a thread's V weights of tap k are one vector load).
 inline constexpr int kMetaShift = 3;
 
+// Where the weights start: after the meta words, 16-byte aligned.
+__host__ __device__ constexpr std::int64_t staged_weights_at(int elements) {
+  return (static_cast<std::int64_t>(elements) * 4 + 15) / 16 * 16;
+}
+
 template <typename T, int K>
 __host__ __device__ constexpr std::int64_t staged_col_bytes(int elements) {
-  return (static_cast<std::int64_t>(elements) * (4 + K * static_cast<std::int64_t>(sizeof(T))) + 15) / 16 * 16;
+  return staged_weights_at(elements) + (static_cast<std::int64_t>(elements) * K * sizeof(T) + 15) / 16 * 16;
 }
 
 template <typename Src, typename T, int K, int V>
@@ -80,7 +82,7 @@ struct ColTaps<false, Src, T, K, V> {
   __device__ static void stage(const DeviceTaps<T>& cols, std::int64_t chunk_e0, int count, std::int64_t elems,
                                int inner, unsigned char* shared) {
     int* meta = reinterpret_cast<int*>(shared);
-    T* w = reinterpret_cast<T*>(shared + (static_cast<std::int64_t>(count) * 4 + 15) / 16 * 16);
+    T* w = reinterpret_cast<T*>(shared + staged_weights_at(count));
     for (int e = threadIdx.x; e < count; e += kThreads) {
       const std::int64_t element = chunk_e0 + e;
       int m = 0;
@@ -102,7 +104,7 @@ struct ColTaps<false, Src, T, K, V> {
     inner = inner_;
     stride = count;
     load_words(reinterpret_cast<const int*>(shared) + local_e0, reinterpret_cast<unsigned(&)[V]>(meta));
-    w = reinterpret_cast<const T*>(shared + (static_cast<std::int64_t>(count) * 4 + 15) / 16 * 16) + local_e0;
+    w = reinterpret_cast<const T*>(shared + staged_weights_at(count)) + local_e0;
   }
 
   __device__ void apply(const Src* row, T (&h)[V]) const {
@@ -144,7 +146,8 @@ struct ColTaps<true, Src, T, K, V> {
   }
 };
 
-// Output rows [block_r0 + group * R, + R) of one plane, elements [e0, e0 + V) of each.
+// Output rows [block_r0 + group * R, + R) of one plane, elements [e0, e0 + V) of each. 4-tap kernels
+// get 80 registers (3 blocks per multiprocessor): at 64 their window spilled.
 template <typename Src, typename Dst, typename T, int K, int V, bool OneCol>
 __global__ void __launch_bounds__(kThreads, K == 4 ? 3 : kMinBlocks)
     slide_cols_then_rows(const Src* __restrict__ src, Dst* __restrict__ dst, PlaneGeometry g, SlideGeometry s,
@@ -230,15 +233,12 @@ __global__ void __launch_bounds__(kThreads, K == 4 ? 3 : kMinBlocks)
   }
 }
 
-inline void check_launch(cudaError_t status) {
-  if (status != cudaSuccess) throw std::runtime_error(std::string("tessera CUDA: sliding pass launch: ") + cudaGetErrorString(status));
-}
-
 // Launches the sliding kernel for a cols-first pair whose tables have at most 4 taps per row; false
-// where it does not apply (the caller then takes the staged cols-first kernel).
+// where it does not apply (the caller then takes the staged cols-first kernel). The caller checks the
+// launch.
 template <typename Src, typename Dst, typename T>
 bool launch_sliding_pair(const DeviceArray& src, const DeviceArray& dst, const PlaneGeometry& g, std::int64_t taps,
-            const DeviceTaps<T>& cols, const DeviceTaps<T>& rows, cudaStream_t stream) {
+                         const DeviceTaps<T>& cols, const DeviceTaps<T>& rows, cudaStream_t stream) {
   const int K = fused::taps_bound(taps);
   if (K != 2 && K != 4) return false;
   // first source elements of a row fit the staged col taps' meta word
@@ -274,7 +274,6 @@ bool launch_sliding_pair(const DeviceArray& src, const DeviceArray& dst, const P
         staged_row_bytes<T, KK>(s.rows_per_block) + (OneCol ? 0 : staged_col_bytes<T, KK>(s.lanes * V)));
     slide_cols_then_rows<Src, Dst, T, KK, V, OneCol><<<static_cast<unsigned>(blocks), kThreads, shared, stream>>>(
         static_cast<const Src*>(src.data), static_cast<Dst*>(dst.data), g, s, cols, rows);
-    check_launch(cudaGetLastError());
     return true;
   };
   // One col per run, loaded as runs: channels-last rows whose channels fill whole runs, every run aligned.
