@@ -13,6 +13,7 @@
 #include "cuda/fused_tiles.hpp"
 #include "cuda/fused_volume.cuh"
 #include "cuda/fused_volume_kernels.cuh"
+#include "cuda/sliding_volume.cuh"
 
 namespace tessera::cuda {
 
@@ -239,6 +240,17 @@ void launch_typed(const DeviceArray& src, const DeviceArray& dst, VolumeConfig<T
                   const DeviceTaps<T>& rows, const DeviceTaps<T>& depth, cudaStream_t stream) {
   const PlaneGeometry& g = config.geometry;
   const fused::DepthGeometry& dg = config.depth;
+  if (!config.depth_first) {
+    sliding::SlideDepth sd;
+    sd.src_depth = dg.src_depth;
+    sd.dst_depth = dg.dst_depth;
+    // (dg.slots is the depth table's most taps)
+    if (sliding::launch_sliding_volume<Data, T>(src, dst, g, sd, std::max(config.kernel_taps, dg.slots), cols, rows,
+                                                depth, stream)) {
+      check(cudaGetLastError(), "sliding volume launch");
+      return;
+    }
+  }
   if (config.depth_first) {  // whole runs of the input
     constexpr int V = kRun<T>;
     config.tiles.aligned = run_aligned<Data>(src.data, V, g.src_row) && (g.planes == 1 || g.src_plane % V == 0) &&

@@ -4,7 +4,9 @@
 //   D, H, W, or of its channels-last layout). Each block owns an output tile of (rows, cols) and walks
 //   the depth axis: every input plane its output planes read is resampled along cols and rows once, into
 //   a small ring of planes in shared memory, and each output plane is the depth table's sum over the
-//   ring's planes.
+//   ring's planes. Where all three tables have at most 2 taps per row (trilinear and nearest), the
+//   kernel of sliding_volume.cuh runs instead: no shared ring, each thread walks the depth axis with
+//   the passes of the two input planes its output plane reads in registers.
 // - depth, rows, then cols: shrinking plans (the backward of those upsamplings, area downsampling). Each
 //   block owns an output tile and a range of output planes; for each plane it sums the depth table's
 //   input planes over the box its tile reads, into shared memory, then runs the rows and cols passes of

@@ -342,13 +342,13 @@ PATH_CASES = [
     ("trilinear", (2, 3, 12, 20, 24), dict(scale_factor=2), "contiguous"),
     ("trilinear", (2, 3, 12, 20, 23), dict(scale_factor=2), "contiguous"),
     ("trilinear", (2, 8, 12, 20, 24), dict(scale_factor=2), "channels_last"),
-    # the three-pass ring kernel (cols, rows, then depth, walking the depth axis of each output tile; the
-    # forward of these upsamplings, whose backward takes the depth-first kernel): several row and col
-    # tiles, a narrow last col tile
-    # (equal widths), output rows that take whole 16-byte runs in float32 but not in 16-bit data, other
-    # factors per axis, align_corners, 1-tap tables, input rows that start off a run, depth cut into
-    # chunks (one plane, few tiles), channels-last with several col tiles, 4-tap tables (a ring of four
-    # planes, its slots wrapping around)
+    # the forward of these upsamplings (cols, rows, then depth; their backward takes the depth-first
+    # kernel): tables of at most 2 taps take the sliding volume kernel, the others the ring kernel.
+    # Several rows and runs of a row, output rows that take whole 16-byte runs in float32 but not in
+    # 16-bit data, other factors per axis, align_corners, 1-tap tables, input rows that start off a run,
+    # the depth axis cut among blocks (one plane), channels-last runs of one col (8 and 16 channels) and
+    # of several (3, 4 and 5 channels), other output sizes per axis; 4-tap tables (the ring kernel: a
+    # ring of four planes, its slots wrapping around)
     ("trilinear", (1, 2, 10, 37, 70), dict(scale_factor=2), "contiguous"),
     ("trilinear", (1, 2, 9, 33, 65), dict(size=(23, 80, 140)), "contiguous"),
     ("trilinear", (2, 3, 7, 20, 23), dict(scale_factor=(3, 2.5, 2), align_corners=True), "contiguous"),
@@ -357,6 +357,8 @@ PATH_CASES = [
     ("trilinear", (1, 1, 40, 20, 24), dict(scale_factor=2), "contiguous"),
     ("trilinear", (1, 4, 40, 9, 11), dict(scale_factor=2), "channels_last"),
     ("trilinear", (2, 5, 6, 7, 70), dict(scale_factor=2), "channels_last"),
+    ("trilinear", (1, 3, 5, 9, 16), dict(size=(13, 18, 40)), "channels_last"),
+    ("trilinear", (2, 16, 3, 5, 7), dict(size=(7, 9, 20)), "channels_last"),
     ("cubic", (1, 2, 6, 20, 24), dict(scale_factor=2), "contiguous"),
     ("cubic", (1, 3, 7, 9, 70), dict(scale_factor=(2.5, 2.2, 2)), "channels_last"),
     # the depth-first three-pass kernel (depth, rows, then cols: the backward of the cases above and
