@@ -65,7 +65,7 @@ if [ "$run_tests" = 1 ]; then
   stage "CPU smoke test"
   t0=$SECONDS
   TESSERA_REQUIRE_CUDA=0 timeout "${SMOKE_TIMEOUT:-120}" python3 -m pytest -q tests/python -k "not cuda" \
-    --ignore=tests/python/test_cuda.py -x --maxfail=3 -p no:cacheprovider 2>&1 | tail -5 || true
+    --ignore=tests/python/test_cuda.py --maxfail=3 -rf -p no:cacheprovider 2>&1 | tee "$OUT/cpu_smoke.log" | tail -8 || true
   echo "CPU smoke test: $((SECONDS - t0)) s"
 fi
 
