@@ -9,9 +9,10 @@ gather over the transposed tap table, so the sums are taken in a fixed order.
 
 For each mode the forward and the backward are run twice, first with one thread and then with
 several, and the results are compared bit for bit. When PyTorch is importable the largest
-difference to ``torch.nn.functional.interpolate`` (forward and backward, float32) is shown too, and
-on a CUDA machine whether PyTorch's own CUDA backward is bitwise reproducible. A PNG panel of the
-results is written with Pillow.
+difference to ``torch.nn.functional.interpolate`` (forward and backward, float32) is shown too, for
+each mode the installed PyTorch has (lanczos is recent: PyTorch 2.11 has none), and on a CUDA
+machine whether PyTorch's own CUDA backward is bitwise reproducible. A PNG panel of the results is
+written with Pillow.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class Row:
     backward_error: Optional[float] = None
     torch_backward_error: Optional[float] = None
     torch_cuda_backward_identical: Optional[bool] = None
+    torch_skipped: str = ""  # why this row has no comparison with PyTorch, where PyTorch was run
 
 
 @dataclasses.dataclass
@@ -128,6 +130,11 @@ def _torch_compare(torch, x, go, y, g, mode, kwargs):
     y32, g32 = forward_backward(np.float32)
     _, g64 = forward_backward(np.float64)
     return _rel_diff(y, y32), _rel_diff(g, g32), _rel_diff(g, g64), _rel_diff(g32, g64)
+
+
+def _no_mode(torch, mode: str, error: Exception) -> str:
+    message = (str(error) or type(error).__name__).splitlines()[0]
+    return f"PyTorch {torch.__version__} has no mode {mode!r}: {message}"
 
 
 def _rel_diff(ours: np.ndarray, ref: np.ndarray) -> float:
@@ -260,8 +267,11 @@ def run(out: Optional[str] = "tessera-demo.png", compare_torch: bool = True,
             row = Row(label, mode, dict(kwargs), tuple(outs[0].shape), _same_bits(outs[0], outs[1]),
                       _same_bits(grads[0], grads[1]), _digest(grads[0]))
             if torch is not None:
-                (row.torch_forward_diff, row.torch_backward_diff, row.backward_error,
-                 row.torch_backward_error) = _torch_compare(torch, x, go, outs[0], grads[0], mode, kwargs)
+                try:
+                    (row.torch_forward_diff, row.torch_backward_diff, row.backward_error,
+                     row.torch_backward_error) = _torch_compare(torch, x, go, outs[0], grads[0], mode, kwargs)
+                except (ValueError, NotImplementedError) as error:  # how F.interpolate refuses a mode
+                    row.torch_skipped = _no_mode(torch, mode, error)
                 if cuda:
                     row.torch_cuda_backward_identical = _torch_cuda_identical(torch, x, go, mode, kwargs)
             rows.append(row)
@@ -291,6 +301,9 @@ def print_report(report: Report, stream: TextIO = sys.stdout) -> None:
               "autograd backward, float32", file=stream)
         print("bwd error: the float32 gradient's max |g - g64| / max(1, |g64|) against PyTorch's float64 gradient g64 "
               "(tessera's, then PyTorch's own)", file=stream)
+        for r in report.rows:
+            if r.torch_skipped:
+                print(f"{r.label}: not compared with PyTorch ({r.torch_skipped})", file=stream)
     else:
         print(f"comparison with PyTorch skipped ({report.torch_skipped})", file=stream)
     verdict = "all bitwise identical" if report.all_identical else "NOT ALL BITWISE IDENTICAL"

@@ -9,6 +9,7 @@ carries `make_case(kind, block, index)`, which rebuilds exactly the failing call
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import sys
@@ -253,6 +254,25 @@ def torch_has(case_or_mode, nd: int | None = None, antialias: bool = False) -> b
     if mode not in TORCH_MODES or nd not in TORCH_MODES[mode]:
         return False
     return not antialias or mode in ("bilinear", "bicubic", "lanczos")
+
+
+@functools.lru_cache(maxsize=None)
+def torch_lacks(mode: str) -> str:
+    """Why the installed PyTorch cannot run `mode` (a PyTorch mode), '' where it can: lanczos is
+    recent (PyTorch 2.11 has none, the oracle's PyTorch 2.13 has it). Tried once on a tiny input."""
+    nd = TORCH_MODES[mode][0]
+    try:
+        F.interpolate(torch.ones((1, 1) + (4,) * nd), size=(2,) * nd, mode=mode, antialias=mode == "lanczos")
+    except (ValueError, NotImplementedError, RuntimeError) as error:
+        message = (str(error) or type(error).__name__).splitlines()[0]
+        return f"PyTorch {torch.__version__} has no mode {mode!r}: {message}"
+    return ""
+
+
+def skip_if_torch_lacks(mode: str) -> None:
+    why = torch_lacks(mode)
+    if why:
+        pytest.skip(why)
 
 
 def torch_kwargs(case: Case) -> dict:

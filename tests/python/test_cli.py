@@ -318,6 +318,26 @@ def test_demo_writes_panel_and_reports_identical_runs(tmp_path, capsys):
         assert img.width >= 3 * 480 and img.height >= 3 * 480
 
 
+def test_demo_reports_a_mode_the_installed_torch_lacks(tmp_path, capsys, monkeypatch):
+    """An older PyTorch (2.11 has no lanczos) refuses a mode: that row is not compared, the others are."""
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as F
+
+    interpolate = F.interpolate
+
+    def without_lanczos(*args, mode="nearest", **kwargs):
+        if mode == "lanczos":  # PyTorch 2.11's error for it
+            raise ValueError("Anti-alias option is restricted to bilinear and bicubic modes and requires a 4-D "
+                             "tensor as input")
+        return interpolate(*args, mode=mode, **kwargs)
+
+    monkeypatch.setattr(F, "interpolate", without_lanczos)
+    assert cli.main(["demo", "--out", str(tmp_path / "panel.png")]) == 0
+    text = capsys.readouterr().out
+    assert "all bitwise identical" in text and "fwd vs torch" in text
+    assert f"lanczos+antialias: not compared with PyTorch (PyTorch {torch.__version__} has no mode 'lanczos'" in text
+
+
 def test_demo_report():
     from tessera import demo
 
