@@ -305,7 +305,8 @@ def header_lines(meta: dict) -> list[str]:
         f"transparent huge pages: {meta.get('thp', '?')}): {alloc_text}",
         f"- Timing: wall clock around each call, median of {meta['repeats']} after {meta['warmup']} warm-up "
         f"call(s); the calls are interleaved (each repeat runs tessera, PyTorch, then OpenCV), "
-        f"{meta.get('gap_ms', 0):g} ms pause before each",
+        f"{meta.get('gap_ms', 0):g} ms pause before each"
+        + (f"; each timed call the last of {meta['burst']} back to back" if meta.get("burst", 1) > 1 else ""),
         "- Cells `t (p%)`: median time t in ms; p = floor / t, where floor = (input bytes + output bytes) / memcpy "
         "bandwidth (forward and backward have the same floor); p can pass 100% where the work is mostly reading "
         "(area /4), as reading costs less than copying.",
@@ -534,10 +535,14 @@ class OpenCV:
 # ---------------------------------------------------------------------------------------------
 
 
-def interleaved(fns: dict, repeats: int, warmup: int, gap_s: float) -> dict:
+def interleaved(fns: dict, repeats: int, warmup: int, gap_s: float, burst: int = 1) -> dict:
     """{name: Measure}: in each repeat every callable runs once, in the given order; a callable that
     raises is dropped (its error recorded). Results are dropped as soon as each call returns. A pause
-    of gap_s before each call lets the previous library's worker threads stop spinning first."""
+    of gap_s before each call lets the previous library's worker threads stop spinning first. With
+    burst > 1 each timed call is the last of `burst` calls back to back (the others untimed): the
+    steady state of repeated calls, where a first call after an idle moment can start with its worker
+    threads not yet running (on this 2-core virtual machine, after 20 ms idle, a 2-thread call took
+    the time of a 1-thread one)."""
     out = {k: Measure() for k in fns}
     live = dict(fns)
 
@@ -545,6 +550,8 @@ def interleaved(fns: dict, repeats: int, warmup: int, gap_s: float) -> dict:
         if gap_s > 0:
             time.sleep(gap_s)
         try:
+            for _ in range(burst - 1):
+                live[k]()
             t0 = time.perf_counter()
             r = live[k]()
             dt = time.perf_counter() - t0
@@ -686,7 +693,7 @@ def run_case(case: Case, args, bandwidth_gbs: float, cv: OpenCV, notes: list) ->
             fns = {"tessera": lambda: tessera.interpolate(x_np, **kw, out=y_mine), "torch": torch_fwd_into}
         if cv_fn is not None:
             fns["opencv"] = cv_fn
-        fwd.times.update(interleaved(fns, args.repeats, args.warmup, args.gap_ms / 1e3))
+        fwd.times.update(interleaved(fns, args.repeats, args.warmup, args.gap_ms / 1e3, args.burst))
         if cv.cv2 is None:
             fwd.times["opencv"] = Measure(note="n/a")
 
@@ -707,7 +714,7 @@ def run_case(case: Case, args, bandwidth_gbs: float, cv: OpenCV, notes: list) ->
         if args.preallocated:
             fns = {"tessera": lambda: tessera.interpolate_backward(g_np, case.shape, **kw, out=grad_mine),
                    "torch": torch_bwd_into}
-        bwd.times.update(interleaved(fns, args.repeats, args.warmup, args.gap_ms / 1e3))
+        bwd.times.update(interleaved(fns, args.repeats, args.warmup, args.gap_ms / 1e3, args.burst))
         if torch_bwd is None:
             bwd.times["torch"] = Measure(error=err)
 
@@ -786,6 +793,9 @@ def parse_args(argv=None):
     p.add_argument("--gap-ms", type=float, default=5.0,
                    help="pause before each timed call, so that the previous library's idle worker threads "
                         "(which spin for a while) do not compete with the next call (default 5)")
+    p.add_argument("--burst", type=int, default=1,
+                   help="calls back to back per timed call, the last one timed (default 1: each timed call "
+                        "comes after the pause and the other libraries' calls)")
     p.add_argument("--quick", action="store_true",
                    help=f"3 repeats and the cases {', '.join(QUICK_CASES)} (unless --cases)")
     p.add_argument("--cases", help="comma-separated case keys, or 'all': " + ", ".join(c.key for c in CASES))
@@ -804,8 +814,8 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.repeats is None:
         args.repeats = 3 if args.quick else 7
-    if args.repeats < 1 or args.warmup < 0 or args.threads < 1 or args.gap_ms < 0:
-        p.error("--repeats and --threads must be >= 1, --warmup and --gap-ms >= 0")
+    if args.repeats < 1 or args.warmup < 0 or args.threads < 1 or args.gap_ms < 0 or args.burst < 1:
+        p.error("--repeats, --threads and --burst must be >= 1, --warmup and --gap-ms >= 0")
     args.layouts = [s.strip().replace("-", "_") for s in args.layouts.split(",") if s.strip()]
     bad = [s for s in args.layouts if s not in LAYOUTS]
     if bad or not args.layouts:
@@ -847,7 +857,7 @@ def main(argv=None) -> int:
         "cpu": cpu_model(), "cpu_target": tessera._core.cpu_target(), "cores": core_count(), "threads": args.threads,
         "versions": versions,
         "memcpy": memcpy, "alloc_copy_gbs": alloc, "thp": thp_mode(), "loadavg_start": load_start,
-        "preallocated": args.preallocated, "repeats": args.repeats, "warmup": args.warmup, "gap_ms": args.gap_ms, "argv": sys.argv[1:], "notes": [],
+        "preallocated": args.preallocated, "repeats": args.repeats, "warmup": args.warmup, "gap_ms": args.gap_ms, "burst": args.burst, "argv": sys.argv[1:], "notes": [],
     }
 
     rows: list[Row] = []
