@@ -146,6 +146,30 @@ struct ColTaps<true, Src, T, K, V> {
   }
 };
 
+// The first element of the block's chunk of a row (lanes runs of V elements). Plain layouts stage the
+// chunk's col taps here; the barrier also covers what the block staged before.
+template <bool OneCol, typename Src, typename T, int K, int V>
+__device__ inline std::int64_t stage_chunk(const DeviceTaps<T>& cols, unsigned chunk, int lanes, std::int64_t elems,
+                                           int inner, unsigned char* col_shared) {
+  const std::int64_t chunk_e0 = static_cast<std::int64_t>(chunk) * lanes * V;
+  if constexpr (!OneCol) ColTaps<false, Src, T, K, V>::stage(cols, chunk_e0, lanes * V, elems, inner, col_shared);
+  __syncthreads();
+  return chunk_e0;
+}
+
+// The col taps of the run at `lane` of a chunk (first element e0).
+template <bool OneCol, typename Src, typename T, int K, int V>
+__device__ inline ColTaps<OneCol, Src, T, K, V> run_col_taps(const DeviceTaps<T>& cols, std::int64_t e0, int lane,
+                                                             int lanes, int inner, const unsigned char* col_shared) {
+  ColTaps<OneCol, Src, T, K, V> taps;
+  if constexpr (OneCol) {
+    taps.fetch(cols, e0, inner);
+  } else {
+    taps.fetch(lane * V, lanes * V, inner, col_shared);
+  }
+  return taps;
+}
+
 // Output rows [block_r0 + group * R, + R) of one plane, elements [e0, e0 + V) of each. 4-tap kernels
 // get 80 registers (3 blocks per multiprocessor): at 64 their window spilled.
 template <typename Src, typename Dst, typename T, int K, int V, bool OneCol>
@@ -169,22 +193,15 @@ __global__ void __launch_bounds__(kThreads, K == 4 ? 3 : kMinBlocks)
     for (int k = 0; k < K; ++k) sr.w[k] = row.w[k];
     staged[r] = sr;
   }
-  const int chunk_elements = s.lanes * V;
   const std::int64_t elems = g.out_cols * g.inner;
-  const std::int64_t chunk_e0 = static_cast<std::int64_t>(chunk) * chunk_elements;
-  if constexpr (!OneCol) ColTaps<false, Src, T, K, V>::stage(cols, chunk_e0, chunk_elements, elems, g.inner, col_shared);
-  __syncthreads();
+  const std::int64_t chunk_e0 = stage_chunk<OneCol, Src, T, K, V>(cols, chunk, s.lanes, elems, g.inner, col_shared);
   const int lane = threadIdx.x % s.lanes, group = threadIdx.x / s.lanes;
   const std::int64_t e0 = chunk_e0 + lane * V;
   const int r_begin = group * s.rows_per_thread;
   const int r_end = min(r_begin + s.rows_per_thread, block_rows);
   if (e0 >= elems || r_begin >= r_end) return;
-  ColTaps<OneCol, Src, T, K, V> taps;
-  if constexpr (OneCol) {
-    taps.fetch(cols, e0, g.inner);
-  } else {
-    taps.fetch(lane * V, chunk_elements, g.inner, col_shared);
-  }
+  const ColTaps<OneCol, Src, T, K, V> taps =
+      run_col_taps<OneCol, Src, T, K, V>(cols, e0, lane, s.lanes, g.inner, col_shared);
   const Src* in = src + plane * g.src_plane;
   Dst* out = dst + plane * g.dst_plane + block_r0 * g.dst_row + e0;
   const bool whole_run = s.dst_aligned && e0 + V <= elems;

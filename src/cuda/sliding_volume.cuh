@@ -66,23 +66,16 @@ __global__ void __launch_bounds__(kThreads, sizeof(Data) == 2 && !OneCol ? 3 : k
   rest /= s.row_blocks;
   const unsigned depth_block = rest % sd.depth_blocks;
   const std::int64_t volume = rest / sd.depth_blocks;
-  const int chunk_elements = s.lanes * V;
   const std::int64_t elems = g.out_cols * g.inner;
-  const std::int64_t chunk_e0 = static_cast<std::int64_t>(chunk) * chunk_elements;
-  if constexpr (!OneCol) ColTaps<false, Data, T, K, V>::stage(cols, chunk_e0, chunk_elements, elems, g.inner, shared_bytes);
-  __syncthreads();
+  const std::int64_t chunk_e0 = stage_chunk<OneCol, Data, T, K, V>(cols, chunk, s.lanes, elems, g.inner, shared_bytes);
   const int lane = threadIdx.x % s.lanes, group = threadIdx.x / s.lanes;
   const std::int64_t e0 = chunk_e0 + lane * V;
   const std::int64_t r = static_cast<std::int64_t>(row_block) * s.rows_per_block + group;
   const std::int64_t d_begin = static_cast<std::int64_t>(depth_block) * sd.planes_per_thread;
   const std::int64_t d_end = min(depth.out_len, d_begin + sd.planes_per_thread);
   if (e0 >= elems || r >= g.out_rows) return;
-  ColTaps<OneCol, Data, T, K, V> taps;
-  if constexpr (OneCol) {
-    taps.fetch(cols, e0, g.inner);
-  } else {
-    taps.fetch(lane * V, chunk_elements, g.inner, shared_bytes);
-  }
+  const ColTaps<OneCol, Data, T, K, V> taps =
+      run_col_taps<OneCol, Data, T, K, V>(cols, e0, lane, s.lanes, g.inner, shared_bytes);
   const RowTaps<T, K> row = load_row<T, K>(rows.first, rows.offset, rows.weights, r);
   const Data* in = src + volume * g.src_plane;
   Data* out = dst + volume * g.dst_plane + r * g.dst_row + e0;
