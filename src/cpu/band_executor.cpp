@@ -161,6 +161,13 @@ StridedArray slice(const StridedArray& a, const Layout& L, std::int64_t outer_in
   return s;
 }
 
+// Band buffers of up to kMaxAlignedBytes start on a cache line, so that 16-float vectors do not
+// straddle two (large blocks from operator new start 16 bytes into a page): backward of bilinear and
+// bicubic x2 NCHW 0.92-0.95x the time, area /4 NCHW forward 0.95x. Larger ones stay as operator new
+// gives them: the 28 MB buffers of a channels-last antialias /3.5 forward measured 1.06x slower aligned.
+constexpr std::align_val_t kLineAlignment{64};
+constexpr std::size_t kMaxAlignedBytes = std::size_t{4} << 20;
+
 // A dense buffer of rows of one stage, for one outer slice (rows along the band dim are contiguous).
 template <typename T>
 class StageBuffer {
@@ -176,7 +183,10 @@ class StageBuffer {
       throw Error(ErrorKind::memory, "input", "an intermediate band buffer would not fit in memory");
     }
     try {
-      memory_.reset(new T[static_cast<std::size_t>(n)]);
+      const std::size_t bytes = static_cast<std::size_t>(n) * sizeof(T);
+      memory_ = std::unique_ptr<T, Free>(
+          static_cast<T*>(bytes <= kMaxAlignedBytes ? ::operator new(bytes, kLineAlignment) : ::operator new(bytes)),
+          Free{bytes <= kMaxAlignedBytes});
     } catch (const std::bad_alloc&) {
       throw Error(ErrorKind::memory, "input", "not enough memory for a band buffer of " + std::to_string(n) + " elements");
     }
@@ -202,7 +212,17 @@ class StageBuffer {
  private:
   int band_dim_;
   std::int64_t row_elements_;
-  std::unique_ptr<T[]> memory_;
+  struct Free {
+    bool aligned;
+    void operator()(T* p) const {
+      if (aligned) {
+        ::operator delete(p, kLineAlignment);
+      } else {
+        ::operator delete(p);
+      }
+    }
+  };
+  std::unique_ptr<T, Free> memory_;
   StridedArray array_;
 };
 
