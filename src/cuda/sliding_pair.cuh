@@ -170,6 +170,46 @@ __device__ inline ColTaps<OneCol, Src, T, K, V> run_col_taps(const DeviceTaps<T>
   return taps;
 }
 
+// Moves the window h (the passes of input rows a, a + 1, ..., a + K - 1) to start at input row
+// `first`: rows it shares with the old window (a slide down by fewer than K rows) are kept, the others
+// computed by compute(row, h[k]) where they exist (below `rows`).
+template <typename T, int K, int V, typename Compute>
+__device__ inline void slide_window(T (&h)[K][V], std::int64_t& a, std::int64_t first, std::int64_t rows,
+                                    const Compute& compute) {
+  const std::int64_t shift = first - a;
+  if (shift == 0) return;
+  const int keep = (shift > 0 && shift < K) ? K - static_cast<int>(shift) : 0;
+#pragma unroll
+  for (int step = 1; step < K; ++step) {
+    if (step <= K - keep && keep > 0) {
+#pragma unroll
+      for (int k = 0; k + 1 < K; ++k) {
+#pragma unroll
+        for (int i = 0; i < V; ++i) h[k][i] = h[k + 1][i];
+      }
+    }
+  }
+  a = first;
+#pragma unroll
+  for (int k = 0; k < K; ++k) {
+    if (k >= keep && a + k < rows) compute(a + k, h[k]);
+  }
+}
+
+// acc = h[0] * w[0] + h[1] * w[1] ... over the first n (> 0) rows of the window, in that order.
+template <typename T, int K, int V>
+__device__ inline void window_sum(const T (&h)[K][V], const T (&w)[K], int n, T (&acc)[V]) {
+#pragma unroll
+  for (int i = 0; i < V; ++i) acc[i] = mul_rn(h[0][i], w[0]);
+#pragma unroll
+  for (int k = 1; k < K; ++k) {
+    if (k < n) {
+#pragma unroll
+      for (int i = 0; i < V; ++i) acc[i] = add_rn(acc[i], mul_rn(h[k][i], w[k]));
+    }
+  }
+}
+
 // Output rows [block_r0 + group * R, + R) of one plane, elements [e0, e0 + V) of each. 4-tap kernels
 // get 80 registers (3 blocks per multiprocessor): at 64 their window spilled.
 template <typename Src, typename Dst, typename T, int K, int V, bool OneCol>
@@ -215,39 +255,19 @@ __global__ void __launch_bounds__(kThreads, K == 4 ? 3 : kMinBlocks)
 #pragma unroll
       for (int i = 0; i < V; ++i) acc[i] = T(0);
     } else {
-      const std::int64_t shift = row.first - a;
-      if (shift != 0) {
-        // Keep the window's rows that the new one shares (it slides down by `shift` < K rows), compute
-        // the others.
-        const int keep = (shift > 0 && shift < K) ? K - static_cast<int>(shift) : 0;
-#pragma unroll
-        for (int step = 1; step < K; ++step) {
-          if (step <= K - keep && keep > 0) {
-#pragma unroll
-            for (int k = 0; k + 1 < K; ++k) {
-#pragma unroll
-              for (int i = 0; i < V; ++i) h[k][i] = h[k + 1][i];
-            }
-          }
-        }
-        a = row.first;
-#pragma unroll
-        for (int k = 0; k < K; ++k) {
-          if (k >= keep && a + k < g.in_rows) taps.apply(in + (a + k) * g.src_row, h[k]);
-        }
-      }
-#pragma unroll
-      for (int i = 0; i < V; ++i) acc[i] = mul_rn(h[0][i], row.w[0]);
-#pragma unroll
-      for (int k = 1; k < K; ++k) {
-        if (k < row.n) {
-#pragma unroll
-          for (int i = 0; i < V; ++i) acc[i] = add_rn(acc[i], mul_rn(h[k][i], row.w[k]));
-        }
-      }
+      slide_window(h, a, row.first, g.in_rows, [&](std::int64_t at, T(&hk)[V]) { taps.apply(in + at * g.src_row, hk); });
+      window_sum(h, row.w, row.n, acc);
     }
     store_run<Dst>(out + r * g.dst_row, whole_run, count, acc);
   }
+}
+
+// The blocks along an output row of `elems` elements, runs of V per thread (sets s.lanes, the threads
+// of a block along the row).
+inline std::int64_t row_chunks(std::int64_t elems, int V, SlideGeometry& s) {
+  const std::int64_t threads_per_row = (elems + V - 1) / V;
+  s.lanes = fused::lanes_for(threads_per_row);
+  return (threads_per_row + s.lanes - 1) / s.lanes;
 }
 
 // Output rows (or planes) one thread walks down, for `length` of them shared among the `groups` of a
@@ -283,9 +303,7 @@ bool launch_sliding_pair(const DeviceArray& src, const DeviceArray& dst, const P
     constexpr int V = kSlideRun<Dst, KK>;
     SlideGeometry s;
     const std::int64_t elems = g.out_cols * g.inner;
-    const std::int64_t threads_per_row = (elems + V - 1) / V;
-    s.lanes = fused::lanes_for(threads_per_row);
-    const std::int64_t chunks = (threads_per_row + s.lanes - 1) / s.lanes;
+    const std::int64_t chunks = row_chunks(elems, V, s);
     const int groups = kThreads / s.lanes;
     std::int64_t row_blocks = 0;
     s.rows_per_thread = walk_length(g.out_rows, groups, g.planes * chunks, row_blocks);

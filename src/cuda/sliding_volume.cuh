@@ -92,8 +92,9 @@ __global__ void __launch_bounds__(kThreads, sizeof(Data) == 2 && !OneCol ? 3 : k
     } else {
       const std::int64_t shift = plane_taps.first - a;
       if (shift != 0) {
-        // A slide by one plane keeps the input plane this output plane shares with the previous one;
-        // any other move computes both.
+        // slide_window's rule for a window of 2 planes, written out (slide_window itself compiles to
+        // other code here, not measured): a slide by one plane keeps the input plane this output
+        // plane shares with the previous one; any other move computes both.
         const bool keep = shift == 1;
         if (keep) {
 #pragma unroll
@@ -105,12 +106,7 @@ __global__ void __launch_bounds__(kThreads, sizeof(Data) == 2 && !OneCol ? 3 : k
           if ((k > 0 || !keep) && a + k < depth.in_len) rows_of_cols(in + (a + k) * sd.src_depth, g.src_row, row, taps, h[k]);
         }
       }
-#pragma unroll
-      for (int i = 0; i < V; ++i) acc[i] = mul_rn(h[0][i], plane_taps.w[0]);
-      if (plane_taps.n > 1) {
-#pragma unroll
-        for (int i = 0; i < V; ++i) acc[i] = add_rn(acc[i], mul_rn(h[1][i], plane_taps.w[1]));
-      }
+      window_sum(h, plane_taps.w, plane_taps.n, acc);
     }
     store_run<Data>(out + d * sd.dst_depth, whole_run, count, acc);
   }
@@ -130,9 +126,7 @@ bool launch_sliding_volume(const DeviceArray& src, const DeviceArray& dst, const
   constexpr int V = kSlideRun<Data, K>;
   SlideGeometry s;
   const std::int64_t elems = g.out_cols * g.inner;
-  const std::int64_t threads_per_row = (elems + V - 1) / V;
-  s.lanes = fused::lanes_for(threads_per_row);
-  const std::int64_t chunks = (threads_per_row + s.lanes - 1) / s.lanes;
+  const std::int64_t chunks = row_chunks(elems, V, s);
   s.rows_per_thread = 1;
   s.rows_per_block = kThreads / s.lanes;
   const std::int64_t row_blocks = (g.out_rows + s.rows_per_block - 1) / s.rows_per_block;
