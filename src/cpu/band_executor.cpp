@@ -184,9 +184,9 @@ class StageBuffer {
     }
     try {
       const std::size_t bytes = static_cast<std::size_t>(n) * sizeof(T);
-      memory_ = std::unique_ptr<T, Free>(
-          static_cast<T*>(bytes <= kMaxAlignedBytes ? ::operator new(bytes, kLineAlignment) : ::operator new(bytes)),
-          Free{bytes <= kMaxAlignedBytes});
+      const bool aligned = bytes <= kMaxAlignedBytes;
+      void* block = aligned ? ::operator new(bytes, kLineAlignment) : ::operator new(bytes);
+      memory_ = std::unique_ptr<T, Free>(static_cast<T*>(block), Free{aligned});
     } catch (const std::bad_alloc&) {
       throw Error(ErrorKind::memory, "input", "not enough memory for a band buffer of " + std::to_string(n) + " elements");
     }
