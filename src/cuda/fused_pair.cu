@@ -126,6 +126,8 @@ bool configure(const DeviceArray& src, const DeviceArray& dst, int first_axis, c
       g.out_rows != row_table.out_len) {
     return false;
   }
+  // the rows-first kernel's offsets within a plane are ints
+  if (!config.cols_first && g.in_rows * std::llabs(g.src_row) >= INT_MAX) return false;
   // (the cols-first kernel has no path for rows longer than its bound: its registers are too few)
   config.kernel_taps = config.cols_first ? std::max(first.max_taps(), second.max_taps())
                                          : std::max(fused::bulk_taps(first), fused::bulk_taps(second));
@@ -147,19 +149,13 @@ bool configure(const DeviceArray& src, const DeviceArray& dst, int first_axis, c
       pitch = (widest + V - 1) / V * V;
       if (pitch % 32 == 0) pitch += V;  // rows of t in different banks for the cols pass
       rows_held = tile_rows;
+      staged = staged_bytes_for<T>(config.kernel_taps, tile_rows);
     }
     tiles.tile_rows = tile_rows;
     tiles.pitch = static_cast<int>(pitch);
     config.shared_bytes = staged + rows_held * pitch * static_cast<std::int64_t>(sizeof(T));
     if (config.shared_bytes <= kSharedBytes) {
-      if (config.cols_first) {
-        tiles.lanes = lanes_for(tile_elems);
-      } else {
-        // a warp per row when a tile has 8 rows or more, else wider rows so that all warps work
-        int rows_used = 1;
-        while (rows_used * 2 <= std::min<std::int64_t>({8, tile_rows, g.out_rows})) rows_used *= 2;
-        tiles.lanes = kThreads / rows_used;
-      }
+      tiles.lanes = config.cols_first ? lanes_for(tile_elems) : fused::rows_pass_lanes(tile_rows, g.out_rows);
       tiles.out_lanes = lanes_for(tile_elems);
       break;
     }
@@ -173,6 +169,8 @@ bool configure(const DeviceArray& src, const DeviceArray& dst, int first_axis, c
     config.walk_steps.clear();
   } else {
     tiles.out_lanes = std::min(tiles.out_lanes, fused::kWalkThreads);
+    // the walk reads its steps, not staged rows (and more blocks fit without them)
+    config.shared_bytes -= staged_bytes_for<T>(config.kernel_taps, tiles.tile_rows);
   }
   tiles.out_row_step = (config.walks.empty() ? kThreads : fused::kWalkThreads) / tiles.out_lanes;
   std::int64_t per_plane = 0;

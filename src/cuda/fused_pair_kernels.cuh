@@ -89,6 +89,22 @@ __host__ __device__ constexpr std::int64_t staged_bytes(int rows) {
   return (rows * static_cast<std::int64_t>(sizeof(StagedRow<T, K>)) + 15) / 16 * 16;
 }
 
+// Stages table rows [r0, r0 + count) for the block (all threads; a barrier must follow): first inputs
+// relative to `base` (the caller makes sure they fit an int).
+template <typename T, int K>
+__device__ inline void stage_rows(const DeviceTaps<T>& rows, std::int64_t r0, int count, std::int64_t base,
+                                  StagedRow<T, K>* staged) {
+  for (int r = threadIdx.x; r < count; r += blockDim.x) {
+    const RowTaps<T, K> row = load_row<T, K>(rows.first, rows.offset, rows.weights, r0 + r);
+    StagedRow<T, K> s;
+    s.n = row.n;
+    s.rel = row.n > 0 ? static_cast<int>(row.first - base) : 0;
+#pragma unroll
+    for (int k = 0; k < (K > 0 ? K : 0); ++k) s.w[k] = row.w[k];
+    staged[r] = s;
+  }
+}
+
 // The compile-time tap bound K of a kernel for tables whose rows have at most `taps` taps (but for a few
 // rows in rows-first pairs): K taps of a row are register-resident and unrolled; the rows-first kernel
 // reads the taps of its few longer rows beyond K from the table (so a border row of 5 taps keeps a
@@ -129,8 +145,8 @@ __device__ inline void gather_lines(const Src* x, std::int64_t ustep, int kstep,
 // row's first K taps in registers and, where rows may have more (Longer: rows-first tables, whose
 // longest 1/16 of rows may), the rest from the table; K == 0: weights from the table, four taps' loads
 // issued before their (still ordered) additions.
-template <bool Aligned, bool Longer, typename Src, typename T, int K, int V>
-__device__ inline void gather_run(const Src* x, std::int64_t step, const RowTaps<T, K>& row, int count, T (&acc)[V]) {
+template <bool Aligned, bool Longer, typename Src, typename T, int K, int V, typename Step>
+__device__ inline void gather_run(const Src* x, Step step, const RowTaps<T, K>& row, int count, T (&acc)[V]) {
   if (row.n == 0) {
 #pragma unroll
     for (int i = 0; i < V; ++i) acc[i] = T(0);
@@ -181,6 +197,21 @@ __device__ inline void gather_run(const Src* x, std::int64_t step, const RowTaps
   }
 }
 
+// gather_run for a row of exactly K taps, all in registers: the same sum with no tap predicated.
+template <bool Aligned, typename Src, typename T, int K, int V>
+__device__ inline void gather_run_full(const Src* x, int step, const T (&w)[K], int count, T (&acc)[V]) {
+  T v[V];
+  load_run<Aligned>(x, count, v);
+#pragma unroll
+  for (int i = 0; i < V; ++i) acc[i] = mul_rn(v[i], w[0]);
+#pragma unroll
+  for (int k = 1; k < K; ++k) {
+    load_run<Aligned>(x + k * step, count, v);
+#pragma unroll
+    for (int i = 0; i < V; ++i) acc[i] = add_rn(acc[i], mul_rn(v[i], w[k]));
+  }
+}
+
 // First pass along cols, then rows (typically both enlarge). For each plane the block computes
 // t[a][e] = cols pass of input row a0 + a for the rows the output tile needs, then each output row from
 // rows of t, a run of V elements per thread: 16 bytes of the output (8 elements of 16-bit data; runs of
@@ -200,17 +231,7 @@ __global__ void __launch_bounds__(kThreads, K == 2 ? 6 : kMinBlocks)
   const int inner = g.inner, pitch = tiles.pitch;
   const int elems = tile.width * inner;
   const int tid = threadIdx.x;
-  for (int r = tid; r < tile.row_count; r += kThreads) {
-    const RowTaps<T, K> row = load_row<T, K>(rows.first, rows.offset, rows.weights, tile.r0 + r);
-    StagedRow<T, K> s;
-    s.n = row.n;
-    s.rel = row.n > 0 ? static_cast<int>(row.first - a0) : 0;
-    if constexpr (K > 0) {
-#pragma unroll
-      for (int k = 0; k < K; ++k) s.w[k] = row.w[k];
-    }
-    staged[r] = s;
-  }
+  stage_rows(rows, tile.r0, tile.row_count, a0, staged);
   const int lanes = tiles.lanes, ay = tid / lanes, a_step = kThreads / lanes;
   const std::int64_t ustep = a_step * g.src_row;
   const int groups = pitch / V, row_step = kThreads / groups;
@@ -259,7 +280,17 @@ __global__ void __launch_bounds__(kThreads, K == 2 ? 6 : kMinBlocks)
 #pragma unroll
         for (int k = 0; k < (K > 0 ? K : 0); ++k) row.w[k] = staged_row.w[k];
         T acc[V];
-        gather_run<true, false>(t + staged_row.rel * pitch + e0, pitch, row, V, acc);
+        const T* x = t + staged_row.rel * pitch + e0;
+        bool summed = false;
+        // (2-tap rows have one predicated tap, and the copy of the sum cost the 2-tap and float64 8-tap
+        // kernels spills)
+        if constexpr (K >= 4 && K * sizeof(T) <= 32) {
+          if (staged_row.n == K) {  // the bulk of the rows: no tap predicated
+            gather_run_full<true>(x, pitch, staged_row.w, V, acc);
+            summed = true;
+          }
+        }
+        if (!summed) gather_run<true, false>(x, pitch, row, V, acc);
         store_run<Dst>(out + r * g.dst_row, tiles.aligned, elems - e0, acc);
       }
     }
@@ -268,20 +299,52 @@ __global__ void __launch_bounds__(kThreads, K == 2 ? 6 : kMinBlocks)
 }
 
 // The rows-first kernels' first pass: t[r][e] for the tile's output rows r and the input elements
-// [0, span) of a row starting at `plane` (whose row j is at plane + (j - row_base) * row_stride), `lanes`
-// threads per row, a run of V elements per thread and tap.
+// [0, span) of a row starting at `rows_at` (where input row staged[r].rel + k of output row r starts at
+// rows_at + (staged[r].rel + k) * row_stride), a run of V elements per thread and tap. The block's
+// threads form groups of `lanes`; group g takes rows g, g + groups, ..., so that neighbouring rows,
+// which read common input rows, are summed at the same time. A group deals the (row, run) items of
+// its rows to its lanes in turn, so that no lane idles while a row's last runs are done (rows of 65
+// runs took three rounds of a warp's 32 lanes), and a lane steps to its next item without a division.
+// Taps beyond K of a longer row come from the table. Offsets from rows_at are ints (the host checks
+// that a plane's fit): 64-bit address arithmetic took more instructions than the sums.
 template <bool Aligned, typename Src, typename T, int K>
-__device__ inline void rows_into_shared(const Src* plane, std::int64_t row_stride, std::int64_t row_base, int lanes,
-                                        const Tile& tile, const DeviceTaps<T>& rows, int span, T* t, int pitch) {
+__device__ inline void rows_into_shared(const Src* rows_at, int row_stride, int lanes, const Tile& tile,
+                                        const StagedRow<T, K>* staged, const DeviceTaps<T>& rows, int span, T* t,
+                                        int pitch) {
   constexpr int V = kRun<T>;
   const int runs = (span + V - 1) / V;
-  for (int r = threadIdx.x / lanes; r < tile.row_count; r += kThreads / lanes) {
-    const RowTaps<T, K> row = load_row<T, K>(rows.first, rows.offset, rows.weights, tile.r0 + r);
-    const Src* x = plane + (row.first - row_base) * row_stride;
-    for (int q = threadIdx.x % lanes; q < runs; q += lanes) {
-      T acc[V];
-      gather_run<Aligned, true>(x + q * V, row_stride, row, span - q * V, acc);
-      store_shared_run(t + r * pitch + q * V, acc);
+  if (runs == 0) return;
+  const int groups = kThreads / lanes, lane = threadIdx.x % lanes;
+  const int j_step = lanes / runs, q_step = lanes - j_step * runs;
+  // the group's j-th row is group + j * groups
+  int j = lane / runs, q = lane - j * runs;
+  for (int r = threadIdx.x / lanes + j * groups; r < tile.row_count; r = threadIdx.x / lanes + j * groups) {
+    const StagedRow<T, K> s = staged[r];
+    const Src* x = rows_at + (s.rel * row_stride + q * V);
+    T acc[V];
+    bool summed = false;
+    // (not for 8 taps of float64: the second copy of the sum cost the kernel spills)
+    if constexpr (K > 0 && K * sizeof(T) <= 32) {
+      if (s.n == K) {  // the bulk of the rows
+        gather_run_full<Aligned>(x, row_stride, s.w, span - q * V, acc);
+        summed = true;
+      }
+    }
+    if (!summed) {  // fewer taps, or more (read from the table)
+      RowTaps<T, K> row;
+      row.first = 0;
+      row.n = s.n;
+#pragma unroll
+      for (int k = 0; k < (K > 0 ? K : 0); ++k) row.w[k] = s.w[k];
+      row.weights = rows.weights + rows.offset[tile.r0 + r];
+      gather_run<Aligned, true>(x, row_stride, row, span - q * V, acc);
+    }
+    store_shared_run(t + r * pitch + q * V, acc);
+    q += q_step;
+    j += j_step;
+    if (q >= runs) {
+      q -= runs;
+      ++j;
     }
   }
 }
@@ -290,19 +353,33 @@ __device__ inline void rows_into_shared(const Src* plane, std::int64_t row_strid
 // elements from e_begin of a row), one output element column per thread with its taps in registers.
 template <typename Dst, typename T, int K>
 __device__ inline void cols_from_shared(const T* t, std::int64_t e_begin, const PlaneGeometry& g,
-                                                 const TileGeometry& tiles, const Tile& tile, const DeviceTaps<T>& cols,
-                                                 Dst* dst, std::int64_t p) {
+                                        const TileGeometry& tiles, const Tile& tile, const DeviceTaps<T>& cols,
+                                        Dst* dst, std::int64_t p) {
   const int tid = threadIdx.x;
-  const int inner = g.inner, pitch = tiles.pitch, out_lanes = tiles.out_lanes;
+  const int inner = g.inner, out_lanes = tiles.out_lanes, r_begin = tid / out_lanes;
   const int elems = tile.width * inner;
-  Dst* out = dst + p * g.dst_plane + tile.r0 * g.dst_row + tile.c0 * inner;
+  if (r_begin >= tile.row_count) return;
+  // pointers stepped from row to row: computing each address anew took more instructions than the sum
+  const int t_step = tiles.out_row_step * tiles.pitch;
+  const std::int64_t out_step = tiles.out_row_step * g.dst_row;
+  Dst* out = dst + p * g.dst_plane + (tile.r0 + r_begin) * g.dst_row + tile.c0 * inner;
   for (int e = tid % out_lanes; e < elems; e += out_lanes) {
     int c, channel;
     split_element(e, inner, c, channel);
     const RowTaps<T, K> col = load_row<T, K>(cols.first, cols.offset, cols.weights, tile.c0 + c);
-    const T* x = t + static_cast<int>(col.first * inner + channel - e_begin);
-    for (int r = tid / out_lanes; r < tile.row_count; r += tiles.out_row_step) {
-      out[r * g.dst_row + e] = store<Dst>(gather_row<T, T, K>(x + r * pitch, inner, col));
+    const T* x = t + static_cast<int>(col.first * inner + channel - e_begin) + r_begin * tiles.pitch;
+    Dst* o = out + e;
+    if (K > 0 && col.n == K) {  // the bulk of the cols: no tap predicated
+      for (int r = r_begin; r < tile.row_count; r += tiles.out_row_step, x += t_step, o += out_step) {
+        T acc = mul_rn(x[0], col.w0());
+#pragma unroll
+        for (int k = 1; k < K; ++k) acc = add_rn(acc, mul_rn(x[k * inner], col.w[k]));
+        *o = store<Dst>(acc);
+      }
+    } else {
+      for (int r = r_begin; r < tile.row_count; r += tiles.out_row_step, x += t_step, o += out_step) {
+        *o = store<Dst>(gather_row<T, T, K>(x, inner, col));
+      }
     }
   }
 }
@@ -310,22 +387,33 @@ __device__ inline void cols_from_shared(const T* t, std::int64_t e_begin, const 
 // First pass along rows, then cols (typically both shrink). For each plane the block computes
 // t[r][e] = rows pass at input element e of a row for the tile's output rows r and the input elements
 // its output cols need (runs of V elements: 16-byte loads where aligned), then the cols pass from t, one
-// output element column per thread with its taps in registers.
+// output element column per thread with its taps in registers. The tile's rows-pass table rows are
+// staged once for all its planes.
 template <typename Src, typename Dst, typename T, int K>
 __global__ void __launch_bounds__(kThreads, kMinBlocks)
     rows_then_cols(const Src* __restrict__ src, Dst* __restrict__ dst, PlaneGeometry g, TileGeometry tiles,
                    DeviceTaps<T> rows, DeviceTaps<T> cols) {
   extern __shared__ __align__(16) unsigned char shared_bytes[];
-  T* t = reinterpret_cast<T*>(shared_bytes);
+  StagedRow<T, K>* staged = reinterpret_cast<StagedRow<T, K>*>(shared_bytes);
+  T* t = reinterpret_cast<T*>(shared_bytes + staged_bytes<T, K>(tiles.tile_rows));
   const Tile tile = block_tile(g, tiles);
   const std::int64_t e_begin = tiles.range[2 * tile.tc];
   const int span = static_cast<int>(tiles.range[2 * tile.tc + 1] - e_begin);
+  // staged firsts relative to the tile's first row's (the host checks that the input rows fit an int)
+  const std::int64_t base = rows.first[tile.r0];
+  stage_rows(rows, tile.r0, tile.row_count, base, staged);
+  __syncthreads();
   for (std::int64_t p = tile.plane_begin; p < tile.plane_end; ++p) {
-    const Src* plane = src + p * g.src_plane + e_begin;
+    std::int64_t at = p * g.src_plane + base * g.src_row + e_begin;
+    // kept in a register: the compiler otherwise rebuilt it from p for every (row, run) item
+    asm("" : "+l"(at));
+    const Src* rows_at = src + at;
     if (tiles.aligned) {
-      rows_into_shared<true, Src, T, K>(plane, g.src_row, 0, tiles.lanes, tile, rows, span, t, tiles.pitch);
+      rows_into_shared<true, Src, T, K>(rows_at, static_cast<int>(g.src_row), tiles.lanes, tile, staged, rows, span,
+                                        t, tiles.pitch);
     } else {
-      rows_into_shared<false, Src, T, K>(plane, g.src_row, 0, tiles.lanes, tile, rows, span, t, tiles.pitch);
+      rows_into_shared<false, Src, T, K>(rows_at, static_cast<int>(g.src_row), tiles.lanes, tile, staged, rows,
+                                         span, t, tiles.pitch);
     }
     __syncthreads();
     cols_from_shared<Dst, T, K>(t, e_begin, g, tiles, tile, cols, dst, p);

@@ -130,4 +130,12 @@ inline int lanes_for(std::int64_t n) {
   return lanes;
 }
 
+// Threads per row group of the rows-first pass: a warp per group when a tile has 8 rows or more, else
+// wider groups so that all warps work.
+inline int rows_pass_lanes(std::int64_t tile_rows, std::int64_t out_rows) {
+  int groups = 1;
+  while (groups * 2 <= std::min<std::int64_t>({8, tile_rows, out_rows})) groups *= 2;
+  return kThreads / groups;
+}
+
 }  // namespace tessera::cuda::fused

@@ -206,7 +206,8 @@ bool configure_depth_first(const DeviceArray& src, const DeviceArray& dst, int d
       if (tile_rows > 1 && tile_rows / 2 >= g.out_rows) continue;  // no taller than the output needs
       std::int64_t widest_rows = 0;
       const std::vector<std::int64_t> row_ranges = fused::tile_ranges(rows, tile_rows, 1, 1, widest_rows);
-      const std::int64_t bytes = (widest_rows + tile_rows) * pitch * static_cast<std::int64_t>(sizeof(T));
+      const std::int64_t bytes = staged_bytes_for<T>(config.kernel_taps, tile_rows) +
+                                 (widest_rows + tile_rows) * pitch * static_cast<std::int64_t>(sizeof(T));
       if (bytes > kSharedBytes) continue;
       const double read_per_output = static_cast<double>(widest_rows) * static_cast<double>(widest) /
                                      (static_cast<double>(tile_rows) * tile_cols * g.inner);
@@ -226,10 +227,7 @@ bool configure_depth_first(const DeviceArray& src, const DeviceArray& dst, int d
     }
   }
   if (!fits) return false;
-  // a warp per row of the rows pass when a tile has 8 rows or more, else wider rows so that all warps work
-  int rows_used = 1;
-  while (rows_used * 2 <= std::min<std::int64_t>({8, tiles.tile_rows, g.out_rows})) rows_used *= 2;
-  tiles.lanes = kThreads / rows_used;
+  tiles.lanes = fused::rows_pass_lanes(tiles.tile_rows, g.out_rows);
   tiles.out_lanes = fused::lanes_for(static_cast<std::int64_t>(tiles.tile_cols) * g.inner);
   tiles.out_row_step = kThreads / tiles.out_lanes;
   return configure_grid(depth.out_len, config);

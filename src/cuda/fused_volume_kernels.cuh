@@ -192,7 +192,8 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks)
   constexpr int V = kRun<T>;
   extern __shared__ __align__(16) unsigned char shared_bytes[];
   const int pitch = tiles.pitch;
-  T* s = reinterpret_cast<T*>(shared_bytes);
+  StagedRow<T, K>* staged = reinterpret_cast<StagedRow<T, K>*>(shared_bytes);
+  T* s = reinterpret_cast<T*>(shared_bytes + staged_bytes<T, K>(tiles.tile_rows));
   T* t = s + dg.t_rows * pitch;
   const unsigned per_plane = tiles.tiles_r * tiles.tiles_c;
   const unsigned rest = blockIdx.x / per_plane, chunk = rest % dg.chunks;
@@ -206,6 +207,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks)
   const Src* box = src + p * g.src_plane + a0 * g.src_row + e_begin;
   const std::int64_t d_begin = static_cast<std::int64_t>(chunk) * dg.chunk;
   const std::int64_t d_end = min(dg.out_depth, d_begin + dg.chunk);
+  stage_rows(rows, tile.r0, tile.row_count, a0, staged);  // firsts relative to s's first row
   for (std::int64_t d = d_begin; d < d_end; ++d) {
     const RowTaps<T, kMaxDepthTaps> row = load_row<T, kMaxDepthTaps>(depth.first, depth.offset, depth.weights, d);
     const Src* x = box + row.first * dg.src_depth;
@@ -220,7 +222,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks)
       store_shared_run(s + a * pitch + q * V, acc);
     }
     __syncthreads();
-    rows_into_shared<true, T, T, K>(s, pitch, a0, tiles.lanes, tile, rows, span, t, pitch);
+    rows_into_shared<true, T, T, K>(s, pitch, tiles.lanes, tile, staged, rows, span, t, pitch);
     __syncthreads();
     cols_from_shared<Dst, T, K>(t, e_begin, g, tiles, tile, cols, dst + d * dg.dst_depth, p);
     __syncthreads();  // s and t are rewritten for the next plane
