@@ -315,6 +315,20 @@ __device__ inline void rows_into_shared(const Src* rows_at, int row_stride, int 
   const int runs = (span + V - 1) / V;
   if (runs == 0) return;
   const int groups = kThreads / lanes, lane = threadIdx.x % lanes;
+  if constexpr (K == 0) {
+    // Long rows (antialias, area): a group's lanes walk the runs of one row at a time, the row's table
+    // entry loaded once; dealing their items as below measured 1.05-1.14x the time of this loop.
+    for (int r = threadIdx.x / lanes; r < tile.row_count; r += groups) {
+      const RowTaps<T, 0> row = load_row<T, 0>(rows.first, rows.offset, rows.weights, tile.r0 + r);
+      const Src* x = rows_at + staged[r].rel * row_stride;
+      for (int q = lane; q < runs; q += lanes) {
+        T acc[V];
+        gather_run<Aligned, true>(x + q * V, row_stride, row, span - q * V, acc);
+        store_shared_run(t + r * pitch + q * V, acc);
+      }
+    }
+    return;
+  }
   const int j_step = lanes / runs, q_step = lanes - j_step * runs;
   // the group's j-th row is group + j * groups
   int j = lane / runs, q = lane - j * runs;
