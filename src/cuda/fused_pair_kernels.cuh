@@ -212,6 +212,27 @@ __device__ inline void gather_run_full(const Src* x, int step, const T (&w)[K], 
   }
 }
 
+// The sum of a run for a staged row: gather_run_full where Full allows it and the row has exactly K
+// taps (the bulk of the rows), else gather_run over the staged taps and, where the row has more or
+// K == 0, the row's weights in the table, `weights()`, read only then.
+template <bool Aligned, bool Longer, bool Full, typename Src, typename T, int K, int V, typename Weights>
+__device__ inline void staged_run_sum(const Src* x, int step, const StagedRow<T, K>& s, int count,
+                                      const Weights& weights, T (&acc)[V]) {
+  if constexpr (Full && K > 0) {
+    if (s.n == K) {
+      gather_run_full<Aligned>(x, step, s.w, count, acc);
+      return;
+    }
+  }
+  RowTaps<T, K> row;
+  row.first = 0;
+  row.n = s.n;
+#pragma unroll
+  for (int k = 0; k < (K > 0 ? K : 0); ++k) row.w[k] = s.w[k];
+  row.weights = (Longer || K == 0) ? weights() : nullptr;
+  gather_run<Aligned, Longer>(x, step, row, count, acc);
+}
+
 // First pass along cols, then rows (typically both enlarge). For each plane the block computes
 // t[a][e] = cols pass of input row a0 + a for the rows the output tile needs, then each output row from
 // rows of t, a run of V elements per thread: 16 bytes of the output (8 elements of 16-bit data; runs of
@@ -272,25 +293,13 @@ __global__ void __launch_bounds__(kThreads, K == 2 ? 6 : kMinBlocks)
       Dst* out = dst + p * g.dst_plane + tile.r0 * g.dst_row + tile.c0 * inner + e0;
       for (int r = tid / groups; r < tile.row_count; r += row_step) {
         const StagedRow<T, K> staged_row = staged[r];
-        // cols-first tables have no row longer than K: the staged taps are all of them (K > 0)
-        RowTaps<T, K> row;
-        row.first = 0;
-        row.n = staged_row.n;
-        row.weights = K > 0 ? nullptr : rows.weights + rows.offset[tile.r0 + r];
-#pragma unroll
-        for (int k = 0; k < (K > 0 ? K : 0); ++k) row.w[k] = staged_row.w[k];
         T acc[V];
-        const T* x = t + staged_row.rel * pitch + e0;
-        bool summed = false;
-        // (2-tap rows have one predicated tap, and the copy of the sum cost the 2-tap and float64 8-tap
-        // kernels spills)
-        if constexpr (K >= 4 && K * sizeof(T) <= 32) {
-          if (staged_row.n == K) {  // the bulk of the rows: no tap predicated
-            gather_run_full<true>(x, pitch, staged_row.w, V, acc);
-            summed = true;
-          }
-        }
-        if (!summed) gather_run<true, false>(x, pitch, row, V, acc);
+        // cols-first tables have no row longer than K: the staged taps are all of them (K > 0). (2-tap
+        // rows have one predicated tap, and the unpredicated copy of the sum cost the 2-tap and float64
+        // 8-tap kernels spills.)
+        staged_run_sum<true, false, (K >= 4 && K * sizeof(T) <= 32)>(
+            t + staged_row.rel * pitch + e0, pitch, staged_row, V,
+            [&] { return rows.weights + rows.offset[tile.r0 + r]; }, acc);
         store_run<Dst>(out + r * g.dst_row, tiles.aligned, elems - e0, acc);
       }
     }
@@ -334,25 +343,11 @@ __device__ inline void rows_into_shared(const Src* rows_at, int row_stride, int 
   int j = lane / runs, q = lane - j * runs;
   for (int r = threadIdx.x / lanes + j * groups; r < tile.row_count; r = threadIdx.x / lanes + j * groups) {
     const StagedRow<T, K> s = staged[r];
-    const Src* x = rows_at + (s.rel * row_stride + q * V);
     T acc[V];
-    bool summed = false;
-    // (not for 8 taps of float64: the second copy of the sum cost the kernel spills)
-    if constexpr (K > 0 && K * sizeof(T) <= 32) {
-      if (s.n == K) {  // the bulk of the rows
-        gather_run_full<Aligned>(x, row_stride, s.w, span - q * V, acc);
-        summed = true;
-      }
-    }
-    if (!summed) {  // fewer taps, or more (read from the table)
-      RowTaps<T, K> row;
-      row.first = 0;
-      row.n = s.n;
-#pragma unroll
-      for (int k = 0; k < (K > 0 ? K : 0); ++k) row.w[k] = s.w[k];
-      row.weights = rows.weights + rows.offset[tile.r0 + r];
-      gather_run<Aligned, true>(x, row_stride, row, span - q * V, acc);
-    }
+    // (not for 8 taps of float64: the unpredicated copy of the sum cost the kernel spills)
+    staged_run_sum<Aligned, true, (K * sizeof(T) <= 32)>(
+        rows_at + (s.rel * row_stride + q * V), row_stride, s, span - q * V,
+        [&] { return rows.weights + rows.offset[tile.r0 + r]; }, acc);
     store_shared_run(t + r * pitch + q * V, acc);
     q += q_step;
     j += j_step;
