@@ -48,6 +48,15 @@ __device__ inline T gather(const Src* x, std::int64_t step, const T* w, std::int
   return acc;
 }
 
+// The compile-time tap bound K of a kernel for tables whose rows have at most `taps` taps (but for a few
+// rows in rows-first pairs): K taps of a row are register-resident and unrolled; the rows-first kernel
+// reads the taps of its few longer rows beyond K from the table (so a border row of 5 taps keeps a
+// 4-tap table on the 4-tap kernel); long rows (antialias, area, backward of large factors), 0, read all
+// their weights from the table.
+constexpr int taps_bound(std::int64_t taps) {
+  return taps <= 2 ? 2 : taps <= 4 ? 4 : taps <= 8 ? 8 : 0;
+}
+
 // One table row: its first K taps in registers (K > 0), and a pointer to all of them in the table.
 template <typename T, int K>
 struct RowTaps {

@@ -15,6 +15,7 @@
 #include "cuda/fused_pair_kernels.cuh"
 #include "cuda/fused_tiles.hpp"
 #include "cuda/sliding_pair.cuh"
+#include "cuda/walk_rows.cuh"
 
 namespace tessera::cuda {
 namespace {
@@ -46,55 +47,19 @@ struct FusedConfig {
   std::int64_t kernel_taps = 0;  // selects the kernel's tap bound (taps_bound)
   int run = 0;                   // elements per run of the big side
   // Rows-first pairs that walk their rows pass (walk_rows_then_cols): one walk per row tile.
-  std::vector<fused::WalkTile> walks;
-  std::vector<fused::WalkStep<T>> walk_steps;
+  std::vector<walk::WalkTile> walks;
+  std::vector<walk::WalkStep<T>> walk_steps;
 };
 
 // Shared bytes of the staged rows of a cols-first tile, for the kernel that `taps` selects.
 template <typename T>
 std::int64_t staged_bytes_for(std::int64_t taps, int rows) {
-  switch (fused::taps_bound(taps)) {
+  switch (taps_bound(taps)) {
     case 2: return fused::staged_bytes<T, 2>(rows);
     case 4: return fused::staged_bytes<T, 4>(rows);
     case 8: return fused::staged_bytes<T, 8>(rows);
     default: return fused::staged_bytes<T, 0>(rows);
   }
-}
-
-// The walks of a rows pass's tiles of `tile_rows` rows (see walk_rows_then_cols), or false where that
-// kernel does not apply: rows of at most 8 taps (the unrolled kernels serve those), a row reading
-// nothing, or two rows of one slot (tile rows r and r + 2, ...) reading a common input row.
-template <typename T>
-bool plan_walks(const plan::TapTable<T>& rows, int tile_rows, std::vector<fused::WalkTile>& walks,
-                std::vector<fused::WalkStep<T>>& steps) {
-  if (fused::taps_bound(rows.max_taps()) != 0) return false;
-  walks.clear();
-  steps.clear();
-  for (std::int64_t r0 = 0; r0 < rows.out_len; r0 += tile_rows) {
-    const std::int64_t r1 = std::min<std::int64_t>(rows.out_len, r0 + tile_rows);
-    std::int64_t begin = rows.in_len, end = 0;
-    for (std::int64_t r = r0; r < r1; ++r) {
-      if (rows.taps(r) == 0) return false;
-      begin = std::min(begin, rows.first[r]);
-      end = std::max(end, rows.first[r] + rows.taps(r));
-    }
-    const std::size_t base = steps.size();
-    if (base + static_cast<std::size_t>(end - begin) > INT_MAX) return false;
-    walks.push_back({begin, static_cast<int>(end - begin), static_cast<int>(base)});
-    steps.resize(base + static_cast<std::size_t>(end - begin));  // zeros: no taps yet
-    for (std::int64_t r = r0; r < r1; ++r) {
-      const int slot = static_cast<int>((r - r0) % 2);
-      const std::int64_t n = rows.taps(r);
-      for (std::int64_t k = 0; k < n; ++k) {
-        fused::WalkStep<T>& s = steps[base + static_cast<std::size_t>(rows.first[r] + k - begin)];
-        if (s.op[slot] != 0) return false;
-        s.w[slot] = rows.row(r)[k];
-        s.op[slot] = fused::kTap | (k == 0 ? fused::kFirstTap : 0) | (k == n - 1 ? fused::kLastTap : 0) |
-                     static_cast<int>(r - r0) << fused::kRowShift;
-      }
-    }
-  }
-  return true;
 }
 
 // Chooses the tiling for a pass pair, or returns false when the layout or shared memory does not allow it.
@@ -164,15 +129,15 @@ bool configure(const DeviceArray& src, const DeviceArray& dst, int first_axis, c
   // Walk only where the input is read in the compute type (16-byte runs): with 16-bit data the walk
   // moves half the bytes per instruction and measured slower than the gathering kernel.
   const bool full_runs = dtype_size(src.dtype) == sizeof(T);
-  if (config.cols_first || !full_runs || !plan_walks(row_table, tiles.tile_rows, config.walks, config.walk_steps)) {
+  if (config.cols_first || !full_runs || !walk::plan_walks(row_table, tiles.tile_rows, config.walks, config.walk_steps)) {
     config.walks.clear();
     config.walk_steps.clear();
   } else {
-    tiles.out_lanes = std::min(tiles.out_lanes, fused::kWalkThreads);
+    tiles.out_lanes = std::min(tiles.out_lanes, walk::kWalkThreads);
     // the walk reads its steps, not staged rows (and more blocks fit without them)
     config.shared_bytes -= staged_bytes_for<T>(config.kernel_taps, tiles.tile_rows);
   }
-  tiles.out_row_step = (config.walks.empty() ? kThreads : fused::kWalkThreads) / tiles.out_lanes;
+  tiles.out_row_step = (config.walks.empty() ? kThreads : walk::kWalkThreads) / tiles.out_lanes;
   std::int64_t per_plane = 0;
   if (!fused::count_tiles(g, tiles, per_plane)) return false;
   const std::int64_t wanted_blocks = multiprocessor_count() * kBlocksPerMultiprocessor;
@@ -232,16 +197,16 @@ void launch_typed(const DeviceArray& src, const DeviceArray& dst, FusedConfig<T>
           in, out, config.geometry, config.tiles, first_taps, second_taps);
     }
   };
-  const bool walk = !config.walks.empty();
+  const bool walking = !config.walks.empty();
   if constexpr (sizeof(Src) == sizeof(T)) {  // the only sources configure walks
-    if (walk) {
-      fused::walk_rows_then_cols<Src, Dst, T><<<blocks, fused::kWalkThreads, config.shared_bytes, stream>>>(
-          in, out, config.geometry, config.tiles, reinterpret_cast<const fused::WalkTile*>(device + walks_at),
-          reinterpret_cast<const fused::WalkStep<T>*>(device + steps_at), second_taps);
+    if (walking) {
+      fused::walk_rows_then_cols<Src, Dst, T><<<blocks, walk::kWalkThreads, config.shared_bytes, stream>>>(
+          in, out, config.geometry, config.tiles, reinterpret_cast<const walk::WalkTile*>(device + walks_at),
+          reinterpret_cast<const walk::WalkStep<T>*>(device + steps_at), second_taps);
     }
   }
-  if (!walk) {
-    switch (fused::taps_bound(config.kernel_taps)) {
+  if (!walking) {
+    switch (taps_bound(config.kernel_taps)) {
       case 2: launch(std::integral_constant<int, 2>{}); break;
       case 4: launch(std::integral_constant<int, 4>{}); break;
       case 8: launch(std::integral_constant<int, 8>{}); break;

@@ -15,6 +15,7 @@
 #include "cuda/arithmetic.cuh"
 #include "cuda/axis_pass.cuh"
 #include "cuda/vector_io.cuh"
+#include "cuda/walk_rows.cuh"
 
 namespace tessera::cuda::fused {
 
@@ -103,15 +104,6 @@ __device__ inline void stage_rows(const DeviceTaps<T>& rows, std::int64_t r0, in
     for (int k = 0; k < (K > 0 ? K : 0); ++k) s.w[k] = row.w[k];
     staged[r] = s;
   }
-}
-
-// The compile-time tap bound K of a kernel for tables whose rows have at most `taps` taps (but for a few
-// rows in rows-first pairs): K taps of a row are register-resident and unrolled; the rows-first kernel
-// reads the taps of its few longer rows beyond K from the table (so a border row of 5 taps keeps a
-// 4-tap table on the 4-tap kernel); long rows (antialias, area, backward of large factors), 0, read all
-// their weights from the table.
-constexpr int taps_bound(std::int64_t taps) {
-  return taps <= 2 ? 2 : taps <= 4 ? 4 : taps <= 8 ? 8 : 0;
 }
 
 // acc[u] = sum_k x[u * ustep + k * kstep] * w[k] for the rows u < U with valid[u], k upwards.
@@ -430,84 +422,11 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks)
   }
 }
 
-// The walking rows pass (rows-first pairs whose rows pass has long rows, each input row read by at most
-// two output rows: large shrinking factors, e.g. the backward of a x32 bilinear upsample). The other
-// rows-first kernel gathers each output row on its own, so an input row shared by two output rows is
-// read twice, the second time usually from DRAM again; here a thread walks a run of V elements down
-// the tile's input rows in increasing order and adds each row to the output rows that read it, so each
-// input element is loaded once. Output row r of the tile accumulates in slot r % 2 (the host takes this
-// path only where no two rows of one slot read a common input row), and still receives its taps in
-// increasing input order, the first as a plain product: the same sums, bit for bit.
-constexpr int kWalkThreads = 128;
-// Blocks per multiprocessor the walking kernel is compiled for (caps registers at 72 per thread; its
-// shared tile of up to 48 KB allows 4-7 blocks).
-constexpr int kWalkMinBlocks = 7;
-// Input rows a thread loads before using them: enough bytes in flight that a few blocks per
-// multiprocessor (the last wave) still keep memory busy.
-constexpr int kWalkRowsInFlight = 6;
-
-// A walk's op bits for one slot: 0 (the slot's row does not read this input row) or kTap, plus
-// kFirstTap / kLastTap and the tile row (its t row) above kRowShift.
-constexpr int kTap = 1, kFirstTap = 2, kLastTap = 4, kRowShift = 3;
-
-// What input row a of a row tile contributes: its weight in the output row of each slot.
-template <typename T>
-struct alignas(16) WalkStep {
-  T w[2];
-  int op[2];
-};
-
-// A row tile's walk: input rows [a_begin, a_begin + a_count), whose steps start at step_begin.
-struct WalkTile {
-  std::int64_t a_begin;
-  int a_count;
-  int step_begin;
-};
-
-// t[r][0, V) for the tile rows r, from the run of V elements at x of each of the walk's input rows
-// (`step` elements apart; `count` elements of the run exist).
-template <bool Aligned, typename Src, typename T>
-__device__ inline void walk_run(const Src* x, std::int64_t step, int count, int a_count,
-                                const WalkStep<T>* __restrict__ steps, T* t, int pitch) {
-  constexpr int V = kRun<T>, U = kWalkRowsInFlight;
-  T acc[2][V] = {};
-  for (int a0 = 0; a0 < a_count; a0 += U) {
-    const Src* xa = x + a0 * step;
-#pragma unroll
-    for (int u = U; u < 2 * U; ++u) {  // the next U rows into L2 while these are used
-      if (a0 + u < a_count) prefetch_l2(xa + u * step);
-    }
-    T v[U][V];
-#pragma unroll
-    for (int u = 0; u < U; ++u) {
-      if (a0 + u < a_count) load_run<Aligned>(xa + u * step, count, v[u]);
-    }
-#pragma unroll
-    for (int u = 0; u < U; ++u) {
-      if (a0 + u < a_count) {
-        const WalkStep<T> s = steps[a0 + u];
-#pragma unroll
-        for (int slot = 0; slot < 2; ++slot) {
-          const int op = s.op[slot];
-          if (op != 0) {
-#pragma unroll
-            for (int i = 0; i < V; ++i) {
-              const T product = mul_rn(v[u][i], s.w[slot]);
-              acc[slot][i] = (op & kFirstTap) ? product : add_rn(acc[slot][i], product);
-            }
-            if (op & kLastTap) store_shared_run(t + (op >> kRowShift) * pitch, acc[slot]);
-          }
-        }
-      }
-    }
-  }
-}
-
-// Rows pass by walking (above), then the cols pass from t.
+// Rows pass by walking (walk_rows.cuh), then the cols pass from t.
 template <typename Src, typename Dst, typename T>
-__global__ void __launch_bounds__(kWalkThreads, kWalkMinBlocks)
+__global__ void __launch_bounds__(walk::kWalkThreads, walk::kWalkMinBlocks)
     walk_rows_then_cols(const Src* __restrict__ src, Dst* __restrict__ dst, PlaneGeometry g, TileGeometry tiles,
-                        const WalkTile* __restrict__ walks, const WalkStep<T>* __restrict__ steps,
+                        const walk::WalkTile* __restrict__ walks, const walk::WalkStep<T>* __restrict__ steps,
                         DeviceTaps<T> cols) {
   constexpr int V = kRun<T>;
   extern __shared__ __align__(16) unsigned char shared_bytes[];
@@ -515,16 +434,18 @@ __global__ void __launch_bounds__(kWalkThreads, kWalkMinBlocks)
   const Tile tile = block_tile(g, tiles);
   const std::int64_t e_begin = tiles.range[2 * tile.tc];
   const int span = static_cast<int>(tiles.range[2 * tile.tc + 1] - e_begin);
-  const WalkTile walk = walks[tile.tr];
-  const WalkStep<T>* tile_steps = steps + walk.step_begin;
+  const walk::WalkTile row_walk = walks[tile.tr];
+  const walk::WalkStep<T>* tile_steps = steps + row_walk.step_begin;
   const int tid = threadIdx.x, pitch = tiles.pitch;
   for (std::int64_t p = tile.plane_begin; p < tile.plane_end; ++p) {
-    const Src* plane = src + p * g.src_plane + walk.a_begin * g.src_row + e_begin;
-    for (int q = tid; q * V < span; q += kWalkThreads) {
+    const Src* plane = src + p * g.src_plane + row_walk.a_begin * g.src_row + e_begin;
+    for (int q = tid; q * V < span; q += walk::kWalkThreads) {
+      T* at = t + q * V;
+      const auto store = [at, pitch](int r, const T (&acc)[V]) { store_shared_run(at + r * pitch, acc); };
       if (tiles.aligned) {
-        walk_run<true>(plane + q * V, g.src_row, span - q * V, walk.a_count, tile_steps, t + q * V, pitch);
+        walk::walk_run<true>(plane + q * V, g.src_row, span - q * V, row_walk.a_count, tile_steps, store);
       } else {
-        walk_run<false>(plane + q * V, g.src_row, span - q * V, walk.a_count, tile_steps, t + q * V, pitch);
+        walk::walk_run<false>(plane + q * V, g.src_row, span - q * V, row_walk.a_count, tile_steps, store);
       }
     }
     __syncthreads();

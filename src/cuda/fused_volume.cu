@@ -37,7 +37,7 @@ void check(cudaError_t status, const char* what) {
 // Shared bytes of the staged rows, for the kernel that `taps` (at most 8) selects.
 template <typename T>
 std::int64_t staged_bytes_for(std::int64_t taps, int rows) {
-  switch (fused::taps_bound(taps)) {
+  switch (taps_bound(taps)) {
     case 2: return fused::staged_bytes<T, 2>(rows);
     case 4: return fused::staged_bytes<T, 4>(rows);
     default: return fused::staged_bytes<T, 8>(rows);
@@ -180,7 +180,7 @@ bool configure_depth_first(const DeviceArray& src, const DeviceArray& dst, int d
                            const plan::TapTable<T>& depth, int rows_axis, const plan::TapTable<T>& rows,
                            int cols_axis, const plan::TapTable<T>& cols, VolumeConfig<T>& config) {
   config.kernel_taps = static_cast<int>(std::max(fused::bulk_taps(rows), fused::bulk_taps(cols)));
-  if (fused::taps_bound(config.kernel_taps) == 0) return false;
+  if (taps_bound(config.kernel_taps) == 0) return false;
   if (!volume_geometry(src, dst, cols_axis, cols, rows_axis, rows, depth_axis, depth, config)) return false;
   config.depth_first = true;
   const PlaneGeometry& g = config.geometry;
@@ -279,7 +279,7 @@ void launch_typed(const DeviceArray& src, const DeviceArray& dst, VolumeConfig<T
           in, out, config.geometry, config.tiles, config.depth, cols, rows, depth);
     }
   };
-  switch (fused::taps_bound(config.kernel_taps)) {
+  switch (taps_bound(config.kernel_taps)) {
     case 2: launch(std::integral_constant<int, 2>{}); break;
     case 4: launch(std::integral_constant<int, 4>{}); break;
     default: launch(std::integral_constant<int, 8>{}); break;

@@ -293,7 +293,7 @@ inline int walk_length(std::int64_t length, int groups, std::int64_t blocks, std
 template <typename Src, typename Dst, typename T>
 bool launch_sliding_pair(const DeviceArray& src, const DeviceArray& dst, const PlaneGeometry& g, std::int64_t taps,
                          const DeviceTaps<T>& cols, const DeviceTaps<T>& rows, cudaStream_t stream) {
-  const int K = fused::taps_bound(taps);
+  const int K = taps_bound(taps);
   if (K != 2 && K != 4) return false;
   // first source elements of a row fit the staged col taps' meta word
   if (g.in_cols * g.inner >= (std::int64_t{1} << (31 - kMetaShift))) return false;
