@@ -9,13 +9,16 @@
 // CPU does.
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "core/half_float.hpp"
 #include "cuda/arithmetic.cuh"
 #include "cuda/axis_pass.cuh"
 #include "cuda/vector_io.cuh"
+#include "cuda/walk_rows.cuh"
 
 namespace tessera::cuda {
 namespace {
@@ -102,6 +105,33 @@ __global__ void __launch_bounds__(256, 4) axis_pass_rows(const Src* __restrict__
       }
     }
   }
+}
+
+// The axis is not the innermost dim and its table has long rows, each input row read by at most two
+// output rows (walk_rows.cuh): a thread walks a run of V inner elements down the input rows of a tile of
+// output rows, so each input element is loaded once (axis_pass_rows, one output row at a time, reads
+// such rows twice, the second time from DRAM when the rows are long). Blocks take (outer index, row
+// tile, chunk of runs), the chunk fastest, so that neighbouring blocks read neighbouring memory.
+template <bool Aligned, typename Src, typename Dst, typename T>
+__global__ void __launch_bounds__(walk::kWalkThreads, walk::kWalkMinBlocks)
+    axis_pass_walk(const Src* __restrict__ src, Dst* __restrict__ dst, BlockGeometry g,
+                   const walk::WalkTile* __restrict__ walks, const walk::WalkStep<T>* __restrict__ steps,
+                   std::int64_t tile_rows, unsigned tiles, unsigned chunks) {
+  constexpr int V = kRun<T>;
+  const unsigned chunk = blockIdx.x % chunks, rest = blockIdx.x / chunks;
+  const unsigned tile = rest % tiles;
+  const std::int64_t o = rest / tiles;
+  const std::int64_t i = (static_cast<std::int64_t>(chunk) * walk::kWalkThreads + threadIdx.x) * V;
+  if (i >= g.inner) return;
+  const walk::WalkTile w = walks[tile];
+  const Src* x = src + o * g.src_outer + w.a_begin * g.src_axis + i;
+  Dst* y = dst + o * g.dst_outer + tile * tile_rows * g.dst_axis + i;
+  const int count = static_cast<int>(min(g.inner - i, static_cast<std::int64_t>(V)));
+  const std::int64_t dst_axis = g.dst_axis;
+  const auto store = [y, dst_axis, count](int r, const T (&acc)[V]) {
+    store_run<Dst>(y + r * dst_axis, Aligned, count, acc);
+  };
+  walk::walk_run<Aligned>(x, g.src_axis, count, w.a_count, steps + w.step_begin, store);
 }
 
 // The axis is the innermost, contiguous dim: a block stages `lines` whole input lines in shared memory
@@ -212,9 +242,53 @@ bool blocked_geometry(const DeviceArray& src, const DeviceArray& dst, int axis, 
   return true;
 }
 
+// Runs axis_pass_walk where it applies (contiguous inner dims of a warp's runs at least, as narrower
+// ones leave most of a block idle where axis_pass_rows packs rows into blocks; a table plan_walks
+// accepts); false otherwise. Its row tiles hold all output rows, halved while that leaves too few blocks
+// to fill the device (neighbouring tiles both read the input rows they share).
 template <typename Src, typename Dst, typename T>
-void launch_typed(const DeviceArray& src, const DeviceArray& dst, int axis, const DeviceTaps<T>& taps,
-                  cudaStream_t stream) {
+bool launch_walk(const Src* in, Dst* out, const BlockGeometry& g, bool aligned, const plan::TapTable<T>& table,
+                 cudaStream_t stream) {
+  if (g.src_inner != 1 || g.dst_inner != 1 || g.inner < 32 * kRun<T> || table.out_len == 0) return false;
+  constexpr std::int64_t kRunsPerBlock = kRun<T> * walk::kWalkThreads;
+  const std::int64_t chunks = (g.inner + kRunsPerBlock - 1) / kRunsPerBlock;
+  const std::int64_t wanted = static_cast<std::int64_t>(multiprocessor_count()) * walk::kWalkMinBlocks * 2;
+  std::int64_t tile_rows = table.out_len;
+  while (tile_rows > 1 && g.outer * chunks * ((table.out_len + tile_rows - 1) / tile_rows) < wanted) {
+    tile_rows = (tile_rows + 1) / 2;
+  }
+  std::vector<walk::WalkTile> walks;
+  std::vector<walk::WalkStep<T>> steps;
+  if (!walk::plan_walks(table, tile_rows, walks, steps)) return false;
+  const std::int64_t tiles = static_cast<std::int64_t>(walks.size());
+  if (g.outer * tiles * chunks >= (std::int64_t{1} << 31)) return false;
+  // The walks and their steps travel with the launch, in one buffer freed on the stream after it.
+  const std::size_t walk_bytes = (walks.size() * sizeof(walks[0]) + 15) / 16 * 16;
+  std::vector<unsigned char> host(walk_bytes + steps.size() * sizeof(steps[0]));
+  std::memcpy(host.data(), walks.data(), walks.size() * sizeof(walks[0]));
+  std::memcpy(host.data() + walk_bytes, steps.data(), steps.size() * sizeof(steps[0]));
+  unsigned char* device = nullptr;
+  check(cudaMallocAsync(reinterpret_cast<void**>(&device), host.size(), stream), "walk steps");
+  // Pageable source: the call returns once `host` has been staged.
+  check(cudaMemcpyAsync(device, host.data(), host.size(), cudaMemcpyHostToDevice, stream), "walk step upload");
+  const auto* device_walks = reinterpret_cast<const walk::WalkTile*>(device);
+  const auto* device_steps = reinterpret_cast<const walk::WalkStep<T>*>(device + walk_bytes);
+  const unsigned grid = static_cast<unsigned>(g.outer * tiles * chunks);
+  if (aligned) {
+    axis_pass_walk<true, Src, Dst, T><<<grid, walk::kWalkThreads, 0, stream>>>(
+        in, out, g, device_walks, device_steps, tile_rows, static_cast<unsigned>(tiles), static_cast<unsigned>(chunks));
+  } else {
+    axis_pass_walk<false, Src, Dst, T><<<grid, walk::kWalkThreads, 0, stream>>>(
+        in, out, g, device_walks, device_steps, tile_rows, static_cast<unsigned>(tiles), static_cast<unsigned>(chunks));
+  }
+  check(cudaGetLastError(), "axis walk launch");
+  check(cudaFreeAsync(device, stream), "walk steps");
+  return true;
+}
+
+template <typename Src, typename Dst, typename T>
+void launch_typed(const DeviceArray& src, const DeviceArray& dst, int axis, const plan::TapTable<T>& table,
+                  const DeviceTaps<T>& taps, cudaStream_t stream) {
   std::int64_t total = 1;
   for (int d = 0; d < dst.ndim; ++d) total *= dst.shape[d];
   if (total == 0) return;
@@ -241,6 +315,9 @@ void launch_typed(const DeviceArray& src, const DeviceArray& dst, int axis, cons
     const bool aligned = can_vectorise && blocked.src_inner == 1 && blocked.dst_inner == 1 && blocked.inner % V == 0 &&
                          run_aligned<Src>(in, V, blocked.src_outer) && blocked.src_axis % V == 0 &&
                          run_aligned<Dst>(out, V, blocked.dst_outer) && blocked.dst_axis % V == 0;
+    if constexpr (can_vectorise) {
+      if (launch_walk<Src, Dst, T>(in, out, blocked, aligned, table, stream)) return;
+    }
     const std::int64_t runs = aligned ? blocked.inner / V : blocked.inner;
     const int threads_x = static_cast<int>(std::min<std::int64_t>(kThreads, (runs + 31) / 32 * 32));
     const int rows_per_block = kThreads / threads_x;
@@ -276,13 +353,13 @@ void launch_typed(const DeviceArray& src, const DeviceArray& dst, int axis, cons
 }
 
 template <typename T, typename Src>
-void dispatch_dst(const DeviceArray& src, const DeviceArray& dst, int axis, const DeviceTaps<T>& taps,
-                  cudaStream_t stream) {
+void dispatch_dst(const DeviceArray& src, const DeviceArray& dst, int axis, const plan::TapTable<T>& table,
+                  const DeviceTaps<T>& taps, cudaStream_t stream) {
   switch (dst.dtype) {
-    case DType::float16: return launch_typed<Src, Float16, T>(src, dst, axis, taps, stream);
-    case DType::bfloat16: return launch_typed<Src, BFloat16, T>(src, dst, axis, taps, stream);
-    case DType::float32: return launch_typed<Src, float, T>(src, dst, axis, taps, stream);
-    case DType::float64: return launch_typed<Src, double, T>(src, dst, axis, taps, stream);
+    case DType::float16: return launch_typed<Src, Float16, T>(src, dst, axis, table, taps, stream);
+    case DType::bfloat16: return launch_typed<Src, BFloat16, T>(src, dst, axis, table, taps, stream);
+    case DType::float32: return launch_typed<Src, float, T>(src, dst, axis, table, taps, stream);
+    case DType::float64: return launch_typed<Src, double, T>(src, dst, axis, table, taps, stream);
   }
 }
 
@@ -299,17 +376,19 @@ int multiprocessor_count() {
 }
 
 template <typename T>
-void launch_axis_pass(const DeviceArray& src, const DeviceArray& dst, int axis, const DeviceTaps<T>& taps,
-                      cudaStream_t stream) {
+void launch_axis_pass(const DeviceArray& src, const DeviceArray& dst, int axis, const plan::TapTable<T>& table,
+                      const DeviceTaps<T>& taps, cudaStream_t stream) {
   switch (src.dtype) {
-    case DType::float16: return dispatch_dst<T, Float16>(src, dst, axis, taps, stream);
-    case DType::bfloat16: return dispatch_dst<T, BFloat16>(src, dst, axis, taps, stream);
-    case DType::float32: return dispatch_dst<T, float>(src, dst, axis, taps, stream);
-    case DType::float64: return dispatch_dst<T, double>(src, dst, axis, taps, stream);
+    case DType::float16: return dispatch_dst<T, Float16>(src, dst, axis, table, taps, stream);
+    case DType::bfloat16: return dispatch_dst<T, BFloat16>(src, dst, axis, table, taps, stream);
+    case DType::float32: return dispatch_dst<T, float>(src, dst, axis, table, taps, stream);
+    case DType::float64: return dispatch_dst<T, double>(src, dst, axis, table, taps, stream);
   }
 }
 
-template void launch_axis_pass<float>(const DeviceArray&, const DeviceArray&, int, const DeviceTaps<float>&, cudaStream_t);
-template void launch_axis_pass<double>(const DeviceArray&, const DeviceArray&, int, const DeviceTaps<double>&, cudaStream_t);
+template void launch_axis_pass<float>(const DeviceArray&, const DeviceArray&, int, const plan::TapTable<float>&,
+                                      const DeviceTaps<float>&, cudaStream_t);
+template void launch_axis_pass<double>(const DeviceArray&, const DeviceArray&, int, const plan::TapTable<double>&,
+                                       const DeviceTaps<double>&, cudaStream_t);
 
 }  // namespace tessera::cuda

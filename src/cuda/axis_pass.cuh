@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "plan/buffer_layout.hpp"
+#include "plan/tap_table.hpp"
 #include "tessera/tensor_view.hpp"
 
 namespace tessera::cuda {
@@ -29,9 +30,10 @@ struct DeviceTaps {
 // Multiprocessors of the current device (a fallback count when it cannot be read).
 int multiprocessor_count();
 
-// dst = taps applied along `axis` of src (shapes agree elsewhere), enqueued on `stream`.
+// dst = taps applied along `axis` of src (shapes agree elsewhere), enqueued on `stream`: `taps` is
+// `table` in device memory (the host copy chooses the kernel).
 template <typename T>
-void launch_axis_pass(const DeviceArray& src, const DeviceArray& dst, int axis, const DeviceTaps<T>& taps,
-                      cudaStream_t stream);
+void launch_axis_pass(const DeviceArray& src, const DeviceArray& dst, int axis, const plan::TapTable<T>& table,
+                      const DeviceTaps<T>& taps, cudaStream_t stream);
 
 }  // namespace tessera::cuda

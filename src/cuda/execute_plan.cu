@@ -132,8 +132,9 @@ void execute_plan(const plan::ResamplePlan<T>& plan, const TensorView& in, const
     plan::TapTableBuilder<T> identity(in.shape[0], in.shape[0]);
     const T one(1);
     for (std::int64_t j = 0; j < in.shape[0]; ++j) identity.add_row(j, &one, 1);
-    const auto up = upload(identity.finish(), stream);
-    launch_axis_pass<T>(src, dst, 0, up.taps, stream);
+    const plan::TapTable<T> table = identity.finish();
+    const auto up = upload(table, stream);
+    launch_axis_pass<T>(src, dst, 0, table, up.taps, stream);
     return;
   }
   const std::vector<int> order = plan::memory_order(in.strides);
@@ -178,7 +179,7 @@ void execute_plan(const plan::ResamplePlan<T>& plan, const TensorView& in, const
       const auto& b = plan.passes[p + 1];
       launch_fused_pair<T>(from, to, a.dim, a.table, uploads[p].taps, b.dim, b.table, uploads[p + 1].taps, stream);
     } else {
-      launch_axis_pass<T>(from, to, plan.passes[p].dim, uploads[p].taps, stream);
+      launch_axis_pass<T>(from, to, plan.passes[p].dim, plan.passes[p].table, uploads[p].taps, stream);
     }
     p += count;
     current = std::move(next);

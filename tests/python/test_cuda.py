@@ -329,6 +329,12 @@ PATH_CASES = [
     ("bilinear", (2, 3, 80, 132), dict(scale_factor=(0.5, 0.25), antialias=True), "contiguous"),
     ("bilinear", (1, 1, 300, 1), dict(size=(97, 40)), "contiguous"),
     ("bilinear", (2, 64, 15, 15), dict(scale_factor=32), "channels_last"),
+    # the single-axis pass walks such rows too (the backward of upsampling along H alone, and channels-
+    # last pairs too wide for shared memory): tiles of several output rows (thousands of planes), tiles
+    # of one row with element runs, and the H pass of 160 channels-last channels before the W pass
+    ("bilinear", (1000, 1, 15, 128), dict(scale_factor=(16, 1)), "contiguous"),
+    ("bilinear", (2, 3, 15, 130), dict(scale_factor=(32, 1)), "offset"),
+    ("bilinear", (1, 160, 15, 15), dict(scale_factor=32), "channels_last"),
     ("bilinear", (2, 3, 40, 50), dict(scale_factor=2), "channels_last"),
     # the sliding cols-first kernel (upsampling tables of at most 4 taps): channels-last runs of one col
     # (16 and 8 channels), runs of several cols (3 channels above, plain layouts), rows off a run
