@@ -98,6 +98,10 @@ bool configure(const DeviceArray& src, const DeviceArray& dst, int first_axis, c
                                          : std::max(fused::bulk_taps(first), fused::bulk_taps(second));
   TileGeometry& tiles = config.tiles;
   tiles.tile_cols = fused::col_tile_width(g, V);
+  if (!config.cols_first && taps_bound(config.kernel_taps) == 0) {
+    // (leaving room for the staged rows of a tile of 8)
+    tiles.tile_cols = fused::long_tap_col_width(g, col_table, V, tiles.tile_cols, kSharedBytes * 3 / 4);
+  }
   const std::int64_t tile_elems = static_cast<std::int64_t>(tiles.tile_cols) * g.inner;
   // runs of the output tile's row: at most kThreads of them
   if ((tile_elems + V - 1) / V > kThreads) return false;

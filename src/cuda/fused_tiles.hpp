@@ -111,6 +111,30 @@ inline int col_tile_width(const PlaneGeometry& g, int V) {
   return width;
 }
 
+// Output cols per tile of the rows-first kernel for long-tap tables (antialias, area), whose rows pass
+// takes a tile row's runs a warp's 32 lanes at a time: `width`, or the whole row where that leaves fewer
+// lane slots per output row over a plane's col tiles and 8 rows of its input span fit in `row_bytes`
+// (the /3.5 antialias of 512 cols: tiles of 76 of the 146 output cols span 70 runs, three rounds with
+// 26 lanes idle in the last, twice per row; the whole row spans 128 runs, four full rounds, and no
+// input col is read by two tiles).
+template <typename T>
+int long_tap_col_width(const PlaneGeometry& g, const plan::TapTable<T>& cols, int V, int width,
+                       std::int64_t row_bytes) {
+  if (width >= g.out_cols || (g.out_cols * g.inner + V - 1) / V > kThreads) return width;
+  const auto lane_slots = [&](int w, std::int64_t& widest) {
+    const std::vector<std::int64_t> ranges = tile_ranges(cols, w, g.inner, V, widest);
+    std::int64_t slots = 0;
+    for (std::size_t i = 0; i < ranges.size(); i += 2) slots += (ranges[i + 1] - ranges[i] + 32 * V - 1) / (32 * V);
+    return slots;
+  };
+  std::int64_t widest = 0;
+  const std::int64_t tiled = lane_slots(width, widest);
+  const int whole = static_cast<int>(g.out_cols);
+  const std::int64_t untiled = lane_slots(whole, widest);
+  const std::int64_t pitch = (widest + V - 1) / V * V + V;
+  return untiled < tiled && 8 * pitch * static_cast<std::int64_t>(sizeof(T)) <= row_bytes ? whole : width;
+}
+
 // tiles.tiles_r / tiles_c: the output tiles along rows and cols of a plane, and `per_plane`, their
 // count; false where the count does not fit a launch.
 inline bool count_tiles(const PlaneGeometry& g, TileGeometry& tiles, std::int64_t& per_plane) {

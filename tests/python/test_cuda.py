@@ -313,8 +313,11 @@ PATH_CASES = [
     ("bilinear", (2, 3, 64, 130), dict(scale_factor=(1.75, 2.5)), "contiguous"),
     ("bicubic", (2, 3, 40, 264), dict(scale_factor=2), "contiguous"),
     ("bicubic", (2, 2, 200, 264), dict(scale_factor=1 / 3.5, antialias=True), "contiguous"),
-    # output rows of 146 and 140 elements: a narrow last col tile, so the tiles get equal widths
+    # output rows of 146 and 140 elements: a narrow last col tile, so the tiles get equal widths; long-tap
+    # rows-first tables take whole rows where that leaves fewer idle lanes (146 and 171 cols; not 1142)
     ("bicubic", (1, 2, 40, 512), dict(scale_factor=1 / 3.5, antialias=True), "contiguous"),
+    ("bicubic", (1, 2, 30, 600), dict(scale_factor=1 / 3.5, antialias=True), "offset"),
+    ("bicubic", (1, 1, 30, 4000), dict(scale_factor=1 / 3.5, antialias=True), "contiguous"),
     ("bilinear", (2, 3, 20, 70), dict(scale_factor=2), "contiguous"),
     ("bicubic", (2, 2, 200, 263), dict(scale_factor=1 / 3.5, antialias=True), "offset"),
     ("area", (2, 3, 128, 264), dict(scale_factor=0.25), "contiguous"),
