@@ -350,6 +350,30 @@ __device__ inline void rows_into_shared(const Src* rows_at, int row_stride, int 
   }
 }
 
+// Output rows the long-tap cols pass sums at once.
+constexpr int kColRows = 4;
+
+// gather()'s sum for R rows of t `row_step` elements apart, each weight loaded once for all R: the same
+// sums, each in increasing tap order from a plain first product.
+template <int R, typename T>
+__device__ inline void gather_rows(const T* x, int step, int row_step, const T* w, int n, T (&acc)[R]) {
+  if (n == 0) {
+#pragma unroll
+    for (int i = 0; i < R; ++i) acc[i] = T(0);
+    return;
+  }
+  const T w0 = w[0];
+#pragma unroll
+  for (int i = 0; i < R; ++i) acc[i] = mul_rn(x[i * row_step], w0);
+#pragma unroll 2
+  for (int k = 1; k < n; ++k) {
+    const T wk = w[k];
+    const T* xk = x + k * step;
+#pragma unroll
+    for (int i = 0; i < R; ++i) acc[i] = add_rn(acc[i], mul_rn(xk[i * row_step], wk));
+  }
+}
+
 // The rows-first kernels' second pass: each output element of the tile's rows from the rows of t (input
 // elements from e_begin of a row), one output element column per thread with its taps in registers.
 template <typename Dst, typename T, int K>
@@ -376,6 +400,20 @@ __device__ inline void cols_from_shared(const T* t, std::int64_t e_begin, const 
 #pragma unroll
         for (int k = 1; k < K; ++k) acc = add_rn(acc, mul_rn(x[k * inner], col.w[k]));
         *o = store<Dst>(acc);
+      }
+    } else if constexpr (K == 0) {
+      // Long cols (antialias, area, x32 backward): kColRows output rows at a time, each tap's weight
+      // loaded once for all of them (one row at a time loaded it again for every row).
+      int r = r_begin;
+      for (; r + (kColRows - 1) * tiles.out_row_step < tile.row_count;
+           r += kColRows * tiles.out_row_step, x += kColRows * t_step, o += kColRows * out_step) {
+        T acc[kColRows];
+        gather_rows<kColRows>(x, inner, t_step, col.weights, col.n, acc);
+#pragma unroll
+        for (int i = 0; i < kColRows; ++i) o[i * out_step] = store<Dst>(acc[i]);
+      }
+      for (; r < tile.row_count; r += tiles.out_row_step, x += t_step, o += out_step) {
+        *o = store<Dst>(gather_row<T, T, K>(x, inner, col));
       }
     } else {
       for (int r = r_begin; r < tile.row_count; r += tiles.out_row_step, x += t_step, o += out_step) {
