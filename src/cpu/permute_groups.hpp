@@ -4,6 +4,9 @@
 // band executor keeps one per pass for all its bands) where every group reads at most 32 consecutive
 // samples and no row has more than 2 taps: upsampling with bilinear, linear or nearest tables. (With the
 // 4 taps of bicubic the permutes measured 1.4x slower than the transposing pass.)
+// Its functions are defined in permute_groups.cpp, compiled once: axis_pass.cpp, which uses them, is
+// compiled once per CPU target, and an inline copy built with AVX-512 flags could be the one the
+// linker keeps for every caller (it was: an illegal instruction on an AVX2 machine).
 #pragma once
 
 #include <algorithm>
@@ -26,55 +29,16 @@ struct PermuteGroups {
   std::vector<std::int64_t> base;         // [group]: first sample the group reads
   std::vector<std::uint32_t> load_mask;   // [group]: which of the 32 samples from base it reads
 
+  PermuteGroups();
+  ~PermuteGroups();
+  PermuteGroups(PermuteGroups&&) noexcept;
+  PermuteGroups& operator=(PermuteGroups&&) noexcept;
+
   // The groups of `rows`, or false (and taps 0) where they do not qualify (see above).
-  bool build(const TapRows<float>& rows) {
-    if (!cut(rows)) {
-      taps = 0;
-      return false;
-    }
-    return true;
-  }
+  bool build(const TapRows<float>& rows);
 
  private:
-  bool cut(const TapRows<float>& rows) {
-    in_len = rows.in_len;
-    out_len = rows.out_len;
-    groups = (out_len + kWidth - 1) / kWidth;
-    taps = 0;
-    for (std::int64_t j = 0; j < out_len; ++j) taps = std::max(taps, rows.taps(j));
-    if (taps > kMaxTaps || taps == 0) return false;
-    const auto count = static_cast<std::size_t>(groups * taps * kWidth);
-    index.assign(count, 0);
-    weight.assign(count, 0.0f);
-    mask.assign(static_cast<std::size_t>(groups * taps), 0);
-    base.assign(static_cast<std::size_t>(groups), 0);
-    load_mask.assign(static_cast<std::size_t>(groups), 0);
-    for (std::int64_t g = 0; g < groups; ++g) {
-      const std::int64_t j0 = g * kWidth, j1 = std::min(j0 + kWidth, out_len);
-      std::int64_t lo = rows.in_len, hi = 0;
-      for (std::int64_t j = j0; j < j1; ++j) {
-        if (rows.taps(j) == 0) continue;  // reads nothing (and its `first` means nothing)
-        lo = std::min(lo, rows.first(j));
-        hi = std::max(hi, rows.first(j) + rows.taps(j));
-      }
-      if (hi <= lo) lo = hi = 0;
-      if (hi - lo > kSpan) return false;
-      base[static_cast<std::size_t>(g)] = lo;
-      std::uint32_t valid = 0;  // samples of the two loads that the group reads (all inside the line)
-      for (std::int64_t i = 0; i < hi - lo; ++i) valid |= 1u << i;
-      load_mask[static_cast<std::size_t>(g)] = valid;
-      for (std::int64_t j = j0; j < j1; ++j) {
-        const std::int64_t lane = j - j0;
-        for (std::int64_t k = 0; k < rows.taps(j); ++k) {
-          const auto at = static_cast<std::size_t>((g * taps + k) * kWidth + lane);
-          index[at] = static_cast<std::int32_t>(rows.first(j) + k - lo);
-          weight[at] = rows.row(j)[k];
-          mask[static_cast<std::size_t>(g * taps + k)] |= static_cast<std::uint16_t>(1u << lane);
-        }
-      }
-    }
-    return true;
-  }
+  bool cut(const TapRows<float>& rows);
 };
 
 }  // namespace tessera::cpu
