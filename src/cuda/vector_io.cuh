@@ -106,23 +106,26 @@ __device__ inline void load_words(const void* p, unsigned (&w)[Words]) {
 }
 
 // Global memory: through the cache-hinted store intrinsic, which (unlike a plain store of the same
-// type) the compiler never splits; shared memory: a plain store.
+// type) the compiler never splits; shared memory: one st.shared of the whole run. (A plain store of a
+// uint4 to shared memory was split into four 32-bit stores, 16 bytes apart across the lanes: four-way
+// bank conflicts each, 4x the shared-store wavefronts of the rows-first kernels.)
 template <bool Global, int Words>
 __device__ inline void store_words(void* p, const unsigned (&w)[Words]) {
   static_assert(Words == 4 || Words == 2 || Words == 1, "runs are 4, 8 or 16 bytes");
   if constexpr (Words == 4) {
-    const uint4 x = make_uint4(w[0], w[1], w[2], w[3]);
     if constexpr (Global) {
-      __stwb(static_cast<uint4*>(p), x);
+      __stwb(static_cast<uint4*>(p), make_uint4(w[0], w[1], w[2], w[3]));
     } else {
-      *static_cast<uint4*>(p) = x;
+      const auto at = static_cast<unsigned>(__cvta_generic_to_shared(p));
+      asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(at), "r"(w[0]), "r"(w[1]), "r"(w[2]), "r"(w[3])
+                   : "memory");
     }
   } else if constexpr (Words == 2) {
-    const uint2 x = make_uint2(w[0], w[1]);
     if constexpr (Global) {
-      __stwb(static_cast<uint2*>(p), x);
+      __stwb(static_cast<uint2*>(p), make_uint2(w[0], w[1]));
     } else {
-      *static_cast<uint2*>(p) = x;
+      const auto at = static_cast<unsigned>(__cvta_generic_to_shared(p));
+      asm volatile("st.shared.v2.b32 [%0], {%1, %2};" ::"r"(at), "r"(w[0]), "r"(w[1]) : "memory");
     }
   } else {
     *static_cast<unsigned*>(p) = w[0];
