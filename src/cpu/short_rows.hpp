@@ -31,13 +31,26 @@ inline LaneMask lane_mask(std::int64_t count) {
 inline __m256 masked_load(const float* p, LaneMask m) { return _mm256_maskz_loadu_ps(m, p); }
 inline void masked_store(float* p, LaneMask m, __m256 v) { _mm256_mask_storeu_ps(p, m, v); }
 #else
-using LaneMask = __m256i;
+// AVX2's masked stores are slow on some CPUs (microcoded on AMD Zen: tens of cycles each), so a mask
+// with all eight lanes set loads and stores the whole vector.
+struct LaneMask {
+  __m256i lanes;
+  bool all;
+};
 inline LaneMask lane_mask(std::int64_t count) {
   const int lanes = count >= 8 ? 8 : count <= 0 ? 0 : static_cast<int>(count);
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  return {_mm256_cmpgt_epi32(_mm256_set1_epi32(lanes), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)), lanes == 8};
 }
-inline __m256 masked_load(const float* p, LaneMask m) { return _mm256_maskload_ps(p, m); }
-inline void masked_store(float* p, LaneMask m, __m256 v) { _mm256_maskstore_ps(p, m, v); }
+inline __m256 masked_load(const float* p, LaneMask m) {
+  return m.all ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m.lanes);
+}
+inline void masked_store(float* p, LaneMask m, __m256 v) {
+  if (m.all) {
+    _mm256_storeu_ps(p, v);
+  } else {
+    _mm256_maskstore_ps(p, m.lanes, v);
+  }
+}
 #endif
 
 // acc = x0*w[0] + x1*w[1] + ... over n taps (rows in_step apart), left to right. Taps > 0 fixes n at
@@ -65,6 +78,11 @@ template <int Vectors>
   const TapRows<float> rows = table;  // a local copy: the stores below cannot change it, so it stays in registers
   LaneMask mask[Vectors];
   for (int v = 0; v < Vectors; ++v) mask[v] = lane_mask(len - 8 * v);
+  // Rows narrower than a vector whose outputs are adjacent (RGB pixels): outputs before `whole_until`
+  // store the whole vector, its extra lanes landing on the next outputs of this range, which are
+  // stored after it; the last few take the masked store, which writes nothing past the range.
+  const bool adjacent = Vectors == 1 && len > 0 && len < 8 && out_step == len;
+  const std::int64_t whole_until = adjacent ? j1 - (8 + len - 1) / len + 1 : j0;
   for (std::int64_t j = j0; j < j1; ++j) {
     const std::int64_t n = rows.taps(j);
     const float* w = rows.row(j);
@@ -80,7 +98,11 @@ template <int Vectors>
     } else {
       for (int v = 0; v < Vectors; ++v) acc[v] = _mm256_setzero_ps();
     }
-    for (int v = 0; v < Vectors; ++v) masked_store(y + j * out_step + 8 * v, mask[v], acc[v]);
+    if (j < whole_until) {
+      _mm256_storeu_ps(y + j * out_step, acc[0]);
+    } else {
+      for (int v = 0; v < Vectors; ++v) masked_store(y + j * out_step + 8 * v, mask[v], acc[v]);
+    }
   }
 }
 

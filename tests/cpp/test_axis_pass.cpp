@@ -59,14 +59,19 @@ void expect_pass_matches(std::vector<std::int64_t> shape, int axis, const plan::
   std::vector<std::int64_t> out_shape = shape;
   out_shape[axis] = table.out_len;
   for (cpu::Stores stores : {cpu::Stores::cached, cpu::Stores::streaming}) {
-    // One element of slack in front, so that rows start at every alignment.
-    std::vector<T> y(expected.size() + 1, T(-777));
+    // One element of slack in front, so that rows start at every alignment, and a vector's worth after
+    // the end, which must stay untouched (whole-vector stores of short rows stop before it).
+    constexpr std::size_t kTail = 16;
+    std::vector<T> y(expected.size() + 1 + kTail, T(-777));
     plan::ArrayView dst = plan::dense_array_view(out_shape, {0, 1, 2}, dtype);
     dst.data = y.data() + 1;
     cpu::run_axis_pass<T>(src, dst, axis, cpu::tap_rows(table), cpu::Threads::pool, stores);
     EXPECT_EQ(0, std::memcmp(expected.data(), y.data() + 1, expected.size() * sizeof(T)))
         << "axis " << axis << " in " << table.in_len << " out " << table.out_len
         << (stores == cpu::Stores::streaming ? " streaming stores" : "");
+    const std::vector<T> untouched(kTail, T(-777));
+    EXPECT_EQ(0, std::memcmp(untouched.data(), y.data() + 1 + expected.size(), kTail * sizeof(T)))
+        << "written past the end: axis " << axis << " in " << table.in_len << " out " << table.out_len;
   }
 }
 
