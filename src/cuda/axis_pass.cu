@@ -9,7 +9,6 @@
 // CPU does.
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -17,6 +16,7 @@
 #include "core/half_float.hpp"
 #include "cuda/arithmetic.cuh"
 #include "cuda/axis_pass.cuh"
+#include "cuda/launch_buffer.hpp"
 #include "cuda/vector_io.cuh"
 #include "cuda/walk_rows.cuh"
 
@@ -262,17 +262,11 @@ bool launch_walk(const Src* in, Dst* out, const BlockGeometry& g, bool aligned, 
   if (!walk::plan_walks(table, tile_rows, walks, steps)) return false;
   const std::int64_t tiles = static_cast<std::int64_t>(walks.size());
   if (g.outer * tiles * chunks >= (std::int64_t{1} << 31)) return false;
-  // The walks and their steps travel with the launch, in one buffer freed on the stream after it.
-  const std::size_t walk_bytes = (walks.size() * sizeof(walks[0]) + 15) / 16 * 16;
-  std::vector<unsigned char> host(walk_bytes + steps.size() * sizeof(steps[0]));
-  std::memcpy(host.data(), walks.data(), walks.size() * sizeof(walks[0]));
-  std::memcpy(host.data() + walk_bytes, steps.data(), steps.size() * sizeof(steps[0]));
-  unsigned char* device = nullptr;
-  check(cudaMallocAsync(reinterpret_cast<void**>(&device), host.size(), stream), "walk steps");
-  // Pageable source: the call returns once `host` has been staged.
-  check(cudaMemcpyAsync(device, host.data(), host.size(), cudaMemcpyHostToDevice, stream), "walk step upload");
-  const auto* device_walks = reinterpret_cast<const walk::WalkTile*>(device);
-  const auto* device_steps = reinterpret_cast<const walk::WalkStep<T>*>(device + walk_bytes);
+  LaunchBuffer buffer;
+  const std::size_t walks_at = buffer.append(walks), steps_at = buffer.append(steps);
+  buffer.upload(stream, "walk steps");
+  const auto* device_walks = buffer.at<walk::WalkTile>(walks_at);
+  const auto* device_steps = buffer.at<walk::WalkStep<T>>(steps_at);
   const unsigned grid = static_cast<unsigned>(g.outer * tiles * chunks);
   if (aligned) {
     axis_pass_walk<true, Src, Dst, T><<<grid, walk::kWalkThreads, 0, stream>>>(
@@ -282,7 +276,6 @@ bool launch_walk(const Src* in, Dst* out, const BlockGeometry& g, bool aligned, 
         in, out, g, device_walks, device_steps, tile_rows, static_cast<unsigned>(tiles), static_cast<unsigned>(chunks));
   }
   check(cudaGetLastError(), "axis walk launch");
-  check(cudaFreeAsync(device, stream), "walk steps");
   return true;
 }
 

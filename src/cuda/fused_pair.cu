@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <climits>
 #include <cstdlib>
-#include <cstring>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -14,6 +13,7 @@
 #include "cuda/fused_pair.cuh"
 #include "cuda/fused_pair_kernels.cuh"
 #include "cuda/fused_tiles.hpp"
+#include "cuda/launch_buffer.hpp"
 #include "cuda/sliding_pair.cuh"
 #include "cuda/walk_rows.cuh"
 
@@ -172,23 +172,13 @@ void launch_typed(const DeviceArray& src, const DeviceArray& dst, FusedConfig<T>
     config.tiles.aligned = run_aligned<Src>(src.data, V, g.src_row) && (g.planes == 1 || g.src_plane % V == 0) &&
                            (g.in_cols * g.inner) % V == 0;
   }
-  // The tile ranges and walks travel with the launch, in one buffer freed on the stream after it.
-  std::vector<unsigned char> host;
-  auto append = [&host](const auto& items) {
-    const std::size_t at = (host.size() + 15) / 16 * 16;
-    const std::size_t bytes = items.size() * sizeof(items[0]);
-    host.resize(at + bytes);
-    if (bytes > 0) std::memcpy(host.data() + at, items.data(), bytes);
-    return at;
-  };
-  const std::size_t ranges_at = append(config.ranges);
-  const std::size_t walks_at = append(config.walks);
-  const std::size_t steps_at = append(config.walk_steps);
-  unsigned char* device = nullptr;
-  check(cudaMallocAsync(reinterpret_cast<void**>(&device), host.size(), stream), "tile ranges");
-  // Pageable source: the call returns once `host` has been staged.
-  check(cudaMemcpyAsync(device, host.data(), host.size(), cudaMemcpyHostToDevice, stream), "tile range upload");
-  config.tiles.range = reinterpret_cast<const std::int64_t*>(device + ranges_at);
+  // The tile ranges and walks travel with the launch.
+  LaunchBuffer buffer;
+  const std::size_t ranges_at = buffer.append(config.ranges);
+  const std::size_t walks_at = buffer.append(config.walks);
+  const std::size_t steps_at = buffer.append(config.walk_steps);
+  buffer.upload(stream, "tile ranges");
+  config.tiles.range = buffer.at<std::int64_t>(ranges_at);
   const Src* in = static_cast<const Src*>(src.data);
   Dst* out = static_cast<Dst*>(dst.data);
   const unsigned blocks = static_cast<unsigned>(config.blocks);
@@ -206,8 +196,8 @@ void launch_typed(const DeviceArray& src, const DeviceArray& dst, FusedConfig<T>
   if constexpr (sizeof(Src) == sizeof(T) || std::is_same_v<Src, BFloat16>) {  // the only sources configure walks
     if (walking) {
       fused::walk_rows_then_cols<Src, Dst, T><<<blocks, walk::kWalkThreads, config.shared_bytes, stream>>>(
-          in, out, config.geometry, config.tiles, reinterpret_cast<const walk::WalkTile*>(device + walks_at),
-          reinterpret_cast<const walk::WalkStep<T>*>(device + steps_at), second_taps);
+          in, out, config.geometry, config.tiles, buffer.at<walk::WalkTile>(walks_at),
+          buffer.at<walk::WalkStep<T>>(steps_at), second_taps);
     }
   }
   if (!walking) {
@@ -219,7 +209,6 @@ void launch_typed(const DeviceArray& src, const DeviceArray& dst, FusedConfig<T>
     }
   }
   check(cudaGetLastError(), "fused pass launch");
-  check(cudaFreeAsync(device, stream), "tile ranges");
 }
 
 // The pairs that occur: data to data, data to the compute-type buffer, and buffer to data.

@@ -401,10 +401,12 @@ __device__ inline void cols_from_shared(const T* t, std::int64_t e_begin, const 
         for (int k = 1; k < K; ++k) acc = add_rn(acc, mul_rn(x[k * inner], col.w[k]));
         *o = store<Dst>(acc);
       }
-    } else if constexpr (K == 0) {
+      continue;
+    }
+    int r = r_begin;
+    if constexpr (K == 0) {
       // Long cols (antialias, area, x32 backward): kColRows output rows at a time, each tap's weight
       // loaded once for all of them (one row at a time loaded it again for every row).
-      int r = r_begin;
       for (; r + (kColRows - 1) * tiles.out_row_step < tile.row_count;
            r += kColRows * tiles.out_row_step, x += kColRows * t_step, o += kColRows * out_step) {
         T acc[kColRows];
@@ -412,13 +414,9 @@ __device__ inline void cols_from_shared(const T* t, std::int64_t e_begin, const 
 #pragma unroll
         for (int i = 0; i < kColRows; ++i) o[i * out_step] = store<Dst>(acc[i]);
       }
-      for (; r < tile.row_count; r += tiles.out_row_step, x += t_step, o += out_step) {
-        *o = store<Dst>(gather_row<T, T, K>(x, inner, col));
-      }
-    } else {
-      for (int r = r_begin; r < tile.row_count; r += tiles.out_row_step, x += t_step, o += out_step) {
-        *o = store<Dst>(gather_row<T, T, K>(x, inner, col));
-      }
+    }
+    for (; r < tile.row_count; r += tiles.out_row_step, x += t_step, o += out_step) {
+      *o = store<Dst>(gather_row<T, T, K>(x, inner, col));
     }
   }
 }
