@@ -55,22 +55,27 @@ const char* cpu_target();
 
 // How many lines the kernel along a contiguous axis resamples together on that target (8 or 16).
 std::int64_t along_lines();
+// The group width of that target's along pass by permutes (permute_groups.hpp): 16, 8, or 0 for none.
+std::int64_t permute_width();
 
 // The per-target copies of the kernels.
 namespace baseline {
 std::int64_t along_lines();
+std::int64_t permute_width();
 template <typename T>
 void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& rows, Threads threads,
                    Stores stores);
 }
 namespace avx2 {
 std::int64_t along_lines();
+std::int64_t permute_width();
 template <typename T>
 void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& rows, Threads threads,
                    Stores stores);
 }
 namespace avx512 {
 std::int64_t along_lines();
+std::int64_t permute_width();
 template <typename T>
 void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& rows, Threads threads,
                    Stores stores);

@@ -55,6 +55,18 @@ std::int64_t along_lines() {
   }
 }
 
+std::int64_t permute_width() {
+  switch (chosen_target()) {
+#ifdef TESSERA_CPU_HAS_AVX512
+    case Target::avx512: return avx512::permute_width();
+#endif
+#ifdef TESSERA_CPU_HAS_AVX2
+    case Target::avx2: return avx2::permute_width();
+#endif
+    default: return baseline::permute_width();
+  }
+}
+
 template <typename T>
 void run_axis_pass(const StridedArray& src, const StridedArray& dst, int axis, const TapRows<T>& rows, Threads threads,
                    Stores stores) {

@@ -54,6 +54,20 @@ bool runs_along(const plan::ResamplePlan<T>& plan, const std::vector<int>& order
          pixels_run_along(plan.in_shape[channels], pass.table.max_taps());
 }
 
+// The elements per pixel of `pass` when it runs along dense channels-last pixels (the innermost dim
+// longer than 1 holds channels that no pass resamples, and `pass` resamples the next one out); else 1.
+// The along pass by permutes cuts its table for them (permute_groups.hpp).
+template <typename T>
+std::int64_t pixel_channels(const plan::ResamplePlan<T>& plan, const std::vector<int>& order,
+                            const plan::AxisPass<T>& pass) {
+  const std::vector<int> longer = longer_dims(plan, order);
+  if (longer.size() < 2 || pass.dim != longer[1]) return 1;
+  const int channels = longer[0];
+  const bool resampled = std::any_of(plan.passes.begin(), plan.passes.end(),
+                                     [&](const plan::AxisPass<T>& p) { return p.dim == channels; });
+  return resampled ? 1 : plan.in_shape[channels];
+}
+
 // Output rows per band: every buffer of a band within band_bytes (by default small enough to stay in a
 // core's L2 cache with the ring, large enough that the per-band overhead is negligible).
 template <typename T>
@@ -237,7 +251,7 @@ class BandRunner {
     if constexpr (std::is_same_v<T, float>) {  // cut once here, not for every band
       permute_.resize(whole_.size());
       for (std::size_t p = 0; p < whole_.size(); ++p) {
-        permute_[p].build(whole_[p]);
+        permute_[p].build(whole_[p], permute_width(), pixel_channels(plan, order, plan.passes[p]));
         whole_[p].permute = &permute_[p];
       }
     }

@@ -166,15 +166,18 @@ TEST(AxisPass, Float16RowsInInputOrderEqualThePlainLoop) {
 
 TEST(AxisPass, AlongChannelsLastPixelsEqualsThePlainLoop) {
   // Pixels of 2-4 channels with 3 or more taps run as one merged contiguous axis: 19 lines (a full block
-  // and a short one), lines long enough for several chunks, and a short last group of outputs; 2-tap
-  // tables and too few lines keep the across order.
-  for (std::int64_t channels : {2, 3, 4}) {
+  // and a short one), lines long enough for several chunks, and a short last group of outputs; too few
+  // lines keep the across order. Tables of 1 or 2 taps over pixels of fewer channels than a vector has
+  // lanes go by permutes where their groups qualify (upsampling), else across (shrinking bilinear).
+  for (std::int64_t channels : {2, 3, 4, 7, 12}) {
     for (auto [in_len, out_len] : {std::pair<std::int64_t, std::int64_t>{1500, 2999}, {3000, 701}, {7, 9}}) {
       for (std::int64_t lines : {19, 5}) {
         expect_pass_matches<float>({lines, in_len, channels}, 1, taps<float>(Mode::bicubic, in_len, out_len));
         expect_pass_matches<float>({lines, in_len, channels}, 1, taps<float>(Mode::bilinear, in_len, out_len, true));
         expect_pass_matches<float>({lines, out_len, channels}, 1, plan::transpose(taps<float>(Mode::bilinear, in_len, out_len)));
         expect_pass_matches<float>({lines, in_len, channels}, 1, taps<float>(Mode::bilinear, in_len, out_len));
+        expect_pass_matches<float>({lines, in_len, channels}, 1, taps<float>(Mode::nearest, in_len, out_len));
+        expect_pass_matches<float>({lines, out_len, channels}, 1, plan::transpose(taps<float>(Mode::nearest, in_len, out_len)), true);
       }
     }
   }
