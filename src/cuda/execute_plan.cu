@@ -13,6 +13,7 @@
 #include "cuda/backend.hpp"
 #include "cuda/fused_pair.cuh"
 #include "cuda/fused_volume.cuh"
+#include "cuda/launch_buffer.hpp"
 #include "plan/buffer_layout.hpp"
 #include "plan/resize_spec.hpp"
 #include "tessera/error.hpp"
@@ -82,27 +83,20 @@ class StreamBuffer {
 // One upload per pass: first[], offset[] and weights[] packed in one buffer.
 template <typename T>
 struct UploadedTaps {
-  StreamBuffer memory;
+  LaunchBuffer memory;
   DeviceTaps<T> taps;
 };
 
 template <typename T>
 UploadedTaps<T> upload(const plan::TapTable<T>& table, cudaStream_t stream) {
-  const std::size_t first_bytes = table.first.size() * sizeof(std::int64_t);
-  const std::size_t offset_bytes = table.offset.size() * sizeof(std::int64_t);
-  const std::size_t weight_bytes = table.weights.size() * sizeof(T);
-  std::vector<char> host(first_bytes + offset_bytes + weight_bytes);
-  std::copy_n(reinterpret_cast<const char*>(table.first.data()), first_bytes, host.data());
-  std::copy_n(reinterpret_cast<const char*>(table.offset.data()), offset_bytes, host.data() + first_bytes);
-  std::copy_n(reinterpret_cast<const char*>(table.weights.data()), weight_bytes,
-              host.data() + first_bytes + offset_bytes);
-  UploadedTaps<T> up{StreamBuffer(std::max<std::size_t>(host.size(), 1), stream, "tap tables"), {}};
-  char* base = static_cast<char*>(up.memory.data());
-  // Pageable source: the call returns once `host` has been staged, so it may go out of scope after.
-  check(cudaMemcpyAsync(base, host.data(), host.size(), cudaMemcpyHostToDevice, stream), "tap table upload");
-  up.taps.first = reinterpret_cast<const std::int64_t*>(base);
-  up.taps.offset = reinterpret_cast<const std::int64_t*>(base + first_bytes);
-  up.taps.weights = reinterpret_cast<const T*>(base + first_bytes + offset_bytes);
+  UploadedTaps<T> up;
+  const std::size_t first_at = up.memory.append(table.first);
+  const std::size_t offset_at = up.memory.append(table.offset);
+  const std::size_t weights_at = up.memory.append(table.weights);
+  up.memory.upload(stream, "tap tables");
+  up.taps.first = up.memory.template at<std::int64_t>(first_at);
+  up.taps.offset = up.memory.template at<std::int64_t>(offset_at);
+  up.taps.weights = up.memory.template at<T>(weights_at);
   up.taps.in_len = table.in_len;
   up.taps.out_len = table.out_len;
   return up;

@@ -13,6 +13,7 @@
 #include "cuda/fused_tiles.hpp"
 #include "cuda/fused_volume.cuh"
 #include "cuda/fused_volume_kernels.cuh"
+#include "cuda/launch_buffer.hpp"
 #include "cuda/sliding_volume.cuh"
 
 namespace tessera::cuda {
@@ -259,13 +260,11 @@ void launch_typed(const DeviceArray& src, const DeviceArray& dst, VolumeConfig<T
                            (dg.out_depth == 1 || dg.dst_depth % V == 0) && (g.out_cols * g.inner) % V == 0 &&
                            (config.tiles.tile_cols * g.inner) % V == 0;
   }
-  std::int64_t* range = nullptr;
-  const std::size_t bytes = config.ranges.size() * sizeof(std::int64_t);
-  check(cudaMallocAsync(reinterpret_cast<void**>(&range), bytes, stream), "tile ranges");
-  // Pageable source: the call returns once the ranges have been staged.
-  check(cudaMemcpyAsync(range, config.ranges.data(), bytes, cudaMemcpyHostToDevice, stream), "tile range upload");
-  config.tiles.range = range;
-  config.depth.row_range = range + config.row_ranges_at;
+  LaunchBuffer buffer;
+  const std::size_t ranges_at = buffer.append(config.ranges);
+  buffer.upload(stream, "tile ranges");
+  config.tiles.range = buffer.at<std::int64_t>(ranges_at);
+  config.depth.row_range = config.tiles.range + config.row_ranges_at;
   const Data* in = static_cast<const Data*>(src.data);
   Data* out = static_cast<Data*>(dst.data);
   const unsigned blocks = static_cast<unsigned>(config.blocks);
@@ -285,7 +284,6 @@ void launch_typed(const DeviceArray& src, const DeviceArray& dst, VolumeConfig<T
     default: launch(std::integral_constant<int, 8>{}); break;
   }
   check(cudaGetLastError(), "fused volume launch");
-  check(cudaFreeAsync(range, stream), "tile ranges");
 }
 
 }  // namespace

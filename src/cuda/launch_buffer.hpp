@@ -1,6 +1,6 @@
-// launch_buffer.hpp — host arrays that travel with one kernel launch: packed into one buffer at 16-byte
-// boundaries, uploaded on the launch's stream, and freed on that stream when the buffer goes out of
-// scope (after the launch is enqueued).
+// launch_buffer.hpp — host arrays that travel with kernel launches (tap tables, tile ranges, walks):
+// packed into one buffer at 16-byte boundaries, uploaded on the launches' stream, and freed on that
+// stream when the buffer goes out of scope (after the launches are enqueued, or when one throws).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -9,7 +9,10 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "tessera/error.hpp"
 
 namespace tessera::cuda {
 
@@ -18,6 +21,14 @@ class LaunchBuffer {
   LaunchBuffer() = default;
   LaunchBuffer(const LaunchBuffer&) = delete;
   LaunchBuffer& operator=(const LaunchBuffer&) = delete;
+  LaunchBuffer(LaunchBuffer&& other) noexcept
+      : host_(std::move(other.host_)), device_(std::exchange(other.device_, nullptr)), stream_(other.stream_) {}
+  LaunchBuffer& operator=(LaunchBuffer&& other) noexcept {
+    std::swap(host_, other.host_);
+    std::swap(device_, other.device_);
+    std::swap(stream_, other.stream_);
+    return *this;
+  }
   ~LaunchBuffer() {
     if (device_ != nullptr) cudaFreeAsync(device_, stream_);
   }
@@ -35,6 +46,7 @@ class LaunchBuffer {
   // Uploads what was appended, on `stream` (pageable source: the call returns once it is staged).
   void upload(cudaStream_t stream, const char* what) {
     stream_ = stream;
+    if (host_.empty()) return;
     check(cudaMallocAsync(reinterpret_cast<void**>(&device_), host_.size(), stream), what);
     check(cudaMemcpyAsync(device_, host_.data(), host_.size(), cudaMemcpyHostToDevice, stream), what);
   }
@@ -47,6 +59,10 @@ class LaunchBuffer {
 
  private:
   static void check(cudaError_t status, const char* what) {
+    if (status == cudaErrorMemoryAllocation) {
+      cudaGetLastError();
+      throw Error(ErrorKind::memory, "input", std::string("not enough CUDA device memory for ") + what);
+    }
     if (status != cudaSuccess) {
       throw std::runtime_error(std::string("tessera CUDA: ") + what + ": " + cudaGetErrorString(status));
     }
