@@ -268,11 +268,11 @@ bool gather_along_by_permutes(const StridedArray& src, const StridedArray& dst, 
     if (src.strides[axis] != 1 || dst.strides[axis] != 1) return false;
     PermuteGroups local;
     const PermuteGroups* groups = table.permute;
-    if (groups == nullptr || groups->width != kPermuteWidth || groups->channels != channels) {
+    if (groups == nullptr || !groups->built_for(kPermuteWidth, channels)) {
       if (!local.build(table, kPermuteWidth, channels)) return false;
       groups = &local;
     }
-    if (!groups->fit(kPermuteWidth, channels)) return false;  // built, and does not qualify
+    if (groups->taps == 0) return false;  // built, and does not qualify
     if (groups->taps == 1) {
       gather_along_permuted<1>(src, dst, *groups, lines, threads);
     } else {

@@ -39,21 +39,6 @@ std::vector<int> longer_dims(const plan::ResamplePlan<T>& plan, const std::vecto
   return longer;
 }
 
-// Whether `pass`, given enough lines, runs in the loop order along the contiguous axis (axis_pass.hpp):
-// it resamples the innermost dim longer than 1, or the next one out when that innermost dim holds
-// channels that no pass resamples and pixels_run_along() accepts.
-template <typename T>
-bool runs_along(const plan::ResamplePlan<T>& plan, const std::vector<int>& order, const plan::AxisPass<T>& pass) {
-  const std::vector<int> longer = longer_dims(plan, order);
-  if (longer.empty()) return false;
-  if (pass.dim == longer[0]) return true;
-  const int channels = longer[0];
-  const bool resampled = std::any_of(plan.passes.begin(), plan.passes.end(),
-                                     [&](const plan::AxisPass<T>& p) { return p.dim == channels; });
-  return !resampled && longer.size() > 1 && pass.dim == longer[1] &&
-         pixels_run_along(plan.in_shape[channels], pass.table.max_taps());
-}
-
 // The elements per pixel of `pass` when it runs along dense channels-last pixels (the innermost dim
 // longer than 1 holds channels that no pass resamples, and `pass` resamples the next one out); else 1.
 // The along pass by permutes cuts its table for them (permute_groups.hpp).
@@ -66,6 +51,16 @@ std::int64_t pixel_channels(const plan::ResamplePlan<T>& plan, const std::vector
   const bool resampled = std::any_of(plan.passes.begin(), plan.passes.end(),
                                      [&](const plan::AxisPass<T>& p) { return p.dim == channels; });
   return resampled ? 1 : plan.in_shape[channels];
+}
+
+// Whether `pass`, given enough lines, runs in the loop order along the contiguous axis (axis_pass.hpp):
+// it resamples the innermost dim longer than 1, or runs along pixels whose channel count
+// pixels_run_along() accepts.
+template <typename T>
+bool runs_along(const plan::ResamplePlan<T>& plan, const std::vector<int>& order, const plan::AxisPass<T>& pass) {
+  const std::vector<int> longer = longer_dims(plan, order);
+  if (longer.empty()) return false;
+  return pass.dim == longer[0] || pixels_run_along(pixel_channels(plan, order, pass), pass.table.max_taps());
 }
 
 // Output rows per band: every buffer of a band within band_bytes (by default small enough to stay in a

@@ -48,9 +48,9 @@ struct PermuteGroups {
   static bool takes(std::int64_t pixel_channels, std::int64_t lanes) {
     return pixel_channels == 1 || (pixel_channels > 1 && pixel_channels < lanes);
   }
-  // Whether these groups were built, qualify, and fit a pass of that width and channel count.
-  bool fit(std::int64_t lanes, std::int64_t pixel_channels) const {
-    return taps > 0 && width == lanes && channels == pixel_channels;
+  // Whether these groups were built for that width and channel count (taps 0: they do not qualify).
+  bool built_for(std::int64_t lanes, std::int64_t pixel_channels) const {
+    return width == lanes && channels == pixel_channels;
   }
 
  private:
